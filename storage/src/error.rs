@@ -1,0 +1,79 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Every way a storage call can fail. Variants that a client can cause carry
+/// enough detail to be shown to it as-is.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("invalid domain code {code:?}: {reason}")]
+    InvalidDomainCode { code: String, reason: String },
+    #[error("invalid person id {id:?}: {reason}")]
+    InvalidPersonId { id: String, reason: String },
+    #[error("invalid value for {field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("domain '{0}' does not exist")]
+    UnknownDomain(String),
+    #[error("domain '{0}' already exists")]
+    DomainExists(String),
+    #[error("person '{person}' does not exist in domain '{domain}'")]
+    UnknownPerson { domain: String, person: String },
+    #[error("image {id} does not exist in domain '{domain}'")]
+    UnknownImage { domain: String, id: u64 },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid datasets for '{domain}': {reason}")]
+    InvalidDatasets { domain: String, reason: String },
+    #[error(
+        "the database {path} has schema version {found}, newer than this facerecd supports ({supported}); upgrade facerecd"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error(
+        "the database {path} is in use by another process (is a facerecd hub or edge running on this data root?)"
+    )]
+    Locked { path: PathBuf },
+    #[error("stored record {table}/{key} is corrupt: {reason}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StorageError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StorageError {
+            fn from(e: $t) -> Self { StorageError::Database(e.to_string()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

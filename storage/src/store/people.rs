@@ -1,0 +1,164 @@
+//! People of a domain and their pipeline status.
+
+use chrono::Utc;
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::Store;
+use super::codec::{decode, encode};
+use super::domains::read_domain;
+use crate::code::{DomainCode, PersonId};
+use crate::error::{StorageError, StorageResult};
+use crate::model::*;
+use crate::schema::*;
+
+fn unknown(domain: &DomainCode, id: &PersonId) -> StorageError {
+    StorageError::UnknownPerson {
+        domain: domain.to_string(),
+        person: id.to_string(),
+    }
+}
+
+/// Writes `person` and keeps the status index in step, inside `txn`.
+pub(crate) fn put_person(
+    txn: &WriteTransaction,
+    person: &Person,
+    previous_status: Option<PersonStatus>,
+) -> StorageResult<()> {
+    let d = person.domain.as_str();
+    let p = person.id.as_str();
+    txn.open_table(PEOPLE)?
+        .insert((d, p), encode(person).as_slice())?;
+    let mut index = txn.open_table(PEOPLE_BY_STATUS)?;
+    if let Some(old) = previous_status {
+        index.remove((d, old.as_str(), p))?;
+    }
+    index.insert((d, person.status.as_str(), p), ())?;
+    Ok(())
+}
+
+impl Store {
+    /// Adds a person, or updates the descriptive fields (name, wikidata id,
+    /// country, occupations, sitelinks) of an existing one. An existing
+    /// person's status is kept: re-proposing a rejected candidate must not
+    /// bring it back. Returns the stored person and whether it was new.
+    pub fn upsert_person(
+        &self,
+        domain: &DomainCode,
+        new: NewPerson,
+    ) -> StorageResult<(Person, bool)> {
+        let now = Utc::now();
+        let txn = self.db.begin_write()?;
+        if read_domain(&txn.open_table(DOMAINS)?, domain)?.is_none() {
+            return Err(StorageError::UnknownDomain(domain.to_string()));
+        }
+        let existing: Option<Person> = {
+            let table = txn.open_table(PEOPLE)?;
+            let got = table.get((domain.as_str(), new.id.as_str()))?;
+            match got {
+                Some(v) => Some(decode("people", format!("{domain}/{}", new.id), v.value())?),
+                None => None,
+            }
+        };
+        let created = existing.is_none();
+        let previous_status = existing.as_ref().map(|p| p.status);
+        let person = match existing {
+            Some(mut p) => {
+                p.display_name = new.display_name;
+                p.wikidata_id = new.wikidata_id.or(p.wikidata_id);
+                p.country = new.country.or(p.country);
+                if !new.occupations.is_empty() {
+                    p.occupations = new.occupations;
+                }
+                p.sitelinks = new.sitelinks.or(p.sitelinks);
+                p.updated_at = now;
+                p
+            }
+            None => Person {
+                domain: domain.clone(),
+                id: new.id,
+                display_name: new.display_name,
+                status: new.status,
+                wikidata_id: new.wikidata_id,
+                country: new.country,
+                occupations: new.occupations,
+                sitelinks: new.sitelinks,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        put_person(&txn, &person, previous_status)?;
+        txn.commit()?;
+        Ok((person, created))
+    }
+
+    pub fn get_person(&self, domain: &DomainCode, id: &PersonId) -> StorageResult<Option<Person>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PEOPLE)?;
+        match table.get((domain.as_str(), id.as_str()))? {
+            Some(v) => Ok(Some(decode("people", format!("{domain}/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A domain's people, optionally only those in `status`, ordered by id.
+    pub fn list_people(
+        &self,
+        domain: &DomainCode,
+        status: Option<PersonStatus>,
+    ) -> StorageResult<Vec<Person>> {
+        let txn = self.db.begin_read()?;
+        let people = txn.open_table(PEOPLE)?;
+        let d = domain.as_str();
+        let mut out = Vec::new();
+        match status {
+            Some(s) => {
+                let index = txn.open_table(PEOPLE_BY_STATUS)?;
+                for item in index.range((d, s.as_str(), "")..)? {
+                    let (k, _) = item?;
+                    let (kd, ks, kp) = k.value();
+                    if kd != d || ks != s.as_str() {
+                        break;
+                    }
+                    if let Some(v) = people.get((d, kp))? {
+                        out.push(decode("people", format!("{d}/{kp}"), v.value())?);
+                    }
+                }
+            }
+            None => {
+                for item in people.range((d, "")..)? {
+                    let (k, v) = item?;
+                    let (kd, kp) = k.value();
+                    if kd != d {
+                        break;
+                    }
+                    out.push(decode("people", format!("{d}/{kp}"), v.value())?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves a person to `status`.
+    pub fn set_person_status(
+        &self,
+        domain: &DomainCode,
+        id: &PersonId,
+        status: PersonStatus,
+    ) -> StorageResult<Person> {
+        let txn = self.db.begin_write()?;
+        let mut person: Person = {
+            let table = txn.open_table(PEOPLE)?;
+            let got = table.get((domain.as_str(), id.as_str()))?;
+            match got {
+                Some(v) => decode("people", format!("{domain}/{id}"), v.value())?,
+                None => return Err(unknown(domain, id)),
+            }
+        };
+        let previous = person.status;
+        person.status = status;
+        person.updated_at = Utc::now();
+        put_person(&txn, &person, Some(previous))?;
+        txn.commit()?;
+        Ok(person)
+    }
+}
