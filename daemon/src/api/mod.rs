@@ -1,0 +1,123 @@
+//! The HTTP API (axum). Every route is declared with `#[utoipa::path]` and
+//! registered through `utoipa_axum::routes!`, so `/api/openapi.json` is
+//! generated from the handlers themselves and cannot drift from them.
+
+mod domains;
+mod extract;
+mod health;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use facerec_storage::{StorageResult, Store};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use domains::DomainView;
+pub use problem::{ApiError, Problem};
+
+use crate::auth::TokenTable;
+use crate::node::NodeScope;
+
+/// JSON bodies of the registry API are small; image uploads (later routes)
+/// set their own limit.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub tokens: Arc<TokenTable>,
+    pub node: Arc<NodeScope>,
+    pub public_hosts: Arc<Vec<String>>,
+}
+
+impl AppState {
+    /// Runs a blocking storage call off the async workers.
+    pub async fn storage<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| ApiError::internal(format!("storage task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "facerec",
+        description = "On-premise, multi-tenant celebrity face recognition. \
+            Every call except /healthz and /api/openapi.json needs `Authorization: Bearer <token>`; \
+            `X-Client-Domain` or the Host subdomain can narrow a request to one of the token's domains. \
+            Errors are application/problem+json.",
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "domains", description = "The domain (tenant) registry"),
+        (name = "operations", description = "Health and API description"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document of this build.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes_with_doc().split_for_parts().1
+}
+
+fn routes_with_doc() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(domains::list_domains, domains::create_domain))
+        .routes(routes!(
+            domains::get_domain,
+            domains::patch_domain,
+            domains::delete_domain
+        ))
+        .routes(routes!(domains::domain_stats))
+        .routes(routes!(domains::get_datasets, domains::put_datasets))
+        .routes(routes!(health::healthz))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = routes_with_doc().split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || async move { axum::Json(doc.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::not_found("no such resource") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this resource",
+            )
+        })
+        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,206 @@
+//! The command line: `facerecd <command>`. Settings shared by every command
+//! can come from flags, environment variables or the config file, in that
+//! order of precedence.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "facerecd",
+    version,
+    about = "facerec: on-premise, multi-tenant celebrity face recognition",
+    long_about = "facerec keeps each client's (domain's) training data and search index apart \
+while sharing one infrastructure.\n\n\
+Run `facerecd hub` on the central training server and `facerecd edge` on each venue appliance. \
+The other commands work on a data root directly (stop the node first, or use the HTTP API).\n\n\
+Settings come from flags, then environment variables, then the config file (--config), \
+then defaults; docs/configuration.md lists them all."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every command understands.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// TOML config file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "FACEREC_CONFIG",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// Folder holding the registry (facerec.redb) and every domain's data [default: ./data].
+    #[arg(long, env = "FACEREC_DATA_ROOT", global = true, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "FACEREC_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// This node's own domain (required for an edge).
+    #[arg(long, env = "PRIMARY_DOMAIN", global = true, value_name = "CODE")]
+    pub primary_domain: Option<String>,
+    /// Domains this node may serve besides its primary one (comma-separated).
+    /// On a hub, unset means every domain.
+    #[arg(
+        long,
+        env = "ALLOWED_DOMAINS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "CODES"
+    )]
+    pub allowed_domains: Option<Vec<String>>,
+    /// Countries used for candidate generation when a domain names none (comma-separated ISO codes).
+    #[arg(
+        long,
+        env = "DEFAULT_TRAINING_COUNTRIES",
+        global = true,
+        value_delimiter = ',',
+        value_name = "CODES"
+    )]
+    pub default_training_countries: Option<Vec<String>>,
+    /// Public host names; a request to `{domain}.{host}` is narrowed to that domain (comma-separated).
+    #[arg(
+        long,
+        env = "FACEREC_PUBLIC_HOSTS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "HOSTS"
+    )]
+    pub public_hosts: Option<Vec<String>>,
+    /// Domain configuration JSON imported (idempotently) at start.
+    #[arg(long, env = "FACEREC_DOMAINS_FILE", global = true, value_name = "FILE")]
+    pub domains_file: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_root: self.data_root.clone(),
+            listen: self.listen,
+            primary_domain: self.primary_domain.clone(),
+            allowed_domains: self.allowed_domains.clone(),
+            default_training_countries: self.default_training_countries.clone(),
+            public_hosts: self.public_hosts.clone(),
+            domains_file: self.domains_file.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the central training server: domain registry, training, batches.
+    Hub,
+    /// Run a venue appliance serving only PRIMARY_DOMAIN (and ALLOWED_DOMAINS).
+    Edge,
+    /// Inspect and change the domain registry of a data root.
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+    /// Create API tokens and hash them for the config file.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// List domains with their people, images and datasets.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one domain as JSON.
+    Show { code: String },
+    /// Import a domain configuration JSON file ({"domains": {...}}); idempotent.
+    Import {
+        file: PathBuf,
+        /// Report what would change without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create a domain.
+    Create(CreateDomainArgs),
+    /// Delete a domain (refused while it holds people, unless --purge).
+    Delete {
+        code: String,
+        /// Also delete its people, images, batches and folders.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Show a domain's inherited datasets, or replace them with --set.
+    Datasets {
+        code: String,
+        /// New datasets in priority order, comma-separated (empty to clear).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        set: Option<Vec<String>>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateDomainArgs {
+    /// Domain code: a-z, 0-9 and _, starting with a letter, 2-50 characters.
+    pub code: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Default country for candidate generation (ISO 3166-1 alpha-2, e.g. RS).
+    #[arg(long)]
+    pub country: Option<String>,
+    /// Countries whose people belong here (comma-separated; * for any).
+    #[arg(long, value_delimiter = ',')]
+    pub countries: Option<Vec<String>>,
+    /// Default occupations for candidate generation (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub occupations: Vec<String>,
+    /// Candidate filter expression, e.g. "sitelinks >= 50".
+    #[arg(long)]
+    pub filter: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub search_priority: i32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Generate a new random token and print the config entry for it.
+    New {
+        /// A name for logs, e.g. the client's organisation.
+        #[arg(long)]
+        name: String,
+        /// A domain the token may use (repeat for several; * for all).
+        #[arg(long = "domain", required_unless_present = "admin")]
+        domains: Vec<String>,
+        /// May manage the registry (implies every domain).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Print the sha256 of a token (read from stdin when not given).
+    Hash { token: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as TOML.
+    Show,
+    /// Validate the configuration and exit 0 if it is usable.
+    Check,
+}

@@ -1,0 +1,57 @@
+//! What each CLI command does. Node commands serve; the others work on the
+//! data root directly and print results for a person (or `--json`).
+
+mod domains;
+mod token;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{Config, FileConfig};
+use crate::node::Role;
+use crate::server;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Hub => serve(&config, Role::Hub).await,
+        Command::Edge => serve(&config, Role::Edge).await,
+        Command::Domains(cmd) => domains::run(&config, cmd).await,
+        Command::Token(cmd) => token::run(cmd),
+        Command::Config(ConfigCommand::Show) => {
+            print!(
+                "{}",
+                toml::to_string_pretty(&config).context("cannot print the configuration")?
+            );
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            crate::auth::TokenTable::from_config(&config.tokens)?;
+            println!("configuration is valid");
+            Ok(())
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let file = match &cli.settings.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    Config::resolve(file, cli.settings.overrides())
+}
+
+async fn serve(config: &Config, role: Role) -> anyhow::Result<()> {
+    let running = server::start(config, role).await?;
+    if let Some(file) = &running.bootstrap_token_file {
+        eprintln!(
+            "admin token: {} (use it as `Authorization: Bearer <token>`)",
+            file.display()
+        );
+    }
+    eprintln!(
+        "facerecd {role} listening on http://{}  (API description: /api/openapi.json)",
+        running.addr
+    );
+    running.run_until_signal().await
+}

@@ -1,0 +1,177 @@
+//! Node configuration: a TOML file, overridden by environment variables,
+//! overridden by command-line flags (clap reads both; see [`crate::cli`]).
+//!
+//! Every setting is documented in `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use facerec_storage::DomainCode;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::TokenConfig;
+
+/// The config file as written (every field optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_root: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub primary_domain: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub default_training_countries: Option<Vec<String>>,
+    pub public_hosts: Option<Vec<String>>,
+    pub domains_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
+    }
+}
+
+/// Settings given on the command line or in the environment; `None` falls
+/// back to the file, then to the default.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_root: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub primary_domain: Option<String>,
+    pub allowed_domains: Option<Vec<String>>,
+    pub default_training_countries: Option<Vec<String>>,
+    pub public_hosts: Option<Vec<String>>,
+    pub domains_file: Option<PathBuf>,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub data_root: PathBuf,
+    pub listen: SocketAddr,
+    pub primary_domain: Option<DomainCode>,
+    pub allowed_domains: Vec<DomainCode>,
+    pub default_training_countries: Vec<String>,
+    /// Host names under which `{domain}.{host}` selects a client's domain.
+    pub public_hosts: Vec<String>,
+    /// A domain configuration JSON imported at start (idempotent).
+    pub domains_file: Option<PathBuf>,
+    pub tokens: Vec<TokenConfig>,
+}
+
+pub const DEFAULT_DATA_ROOT: &str = "./data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Config {
+    pub fn resolve(file: FileConfig, over: Overrides) -> anyhow::Result<Self> {
+        let parse_codes = |what: &str, list: Vec<String>| -> anyhow::Result<Vec<DomainCode>> {
+            list.iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| DomainCode::parse(s).with_context(|| format!("{what} lists {s:?}")))
+                .collect()
+        };
+        let primary_domain = over
+            .primary_domain
+            .or(file.primary_domain)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| DomainCode::parse(s.trim()).context("PRIMARY_DOMAIN is invalid"))
+            .transpose()?;
+        let allowed_domains = parse_codes(
+            "ALLOWED_DOMAINS",
+            over.allowed_domains
+                .or(file.allowed_domains)
+                .unwrap_or_default(),
+        )?;
+        let public_hosts: Vec<String> = over
+            .public_hosts
+            .or(file.public_hosts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        for token in &file.tokens {
+            token.validate()?;
+        }
+        let mut names: Vec<&str> = file.tokens.iter().map(|t| t.name.as_str()).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            bail!("token name {:?} is used twice in the config", w[0]);
+        }
+        Ok(Self {
+            data_root: over
+                .data_root
+                .or(file.data_root)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_ROOT)),
+            listen: over
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+            primary_domain,
+            allowed_domains,
+            default_training_countries: over
+                .default_training_countries
+                .or(file.default_training_countries)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            public_hosts,
+            domains_file: over.domains_file.or(file.domains_file),
+            tokens: file.tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_win_over_file_and_defaults_fill_the_rest() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            data_root = "/srv/facerec"
+            primary_domain = "serbia"
+            allowed_domains = ["croatia"]
+            "#,
+        )
+        .unwrap();
+        let over = Overrides {
+            primary_domain: Some("slovenia".into()),
+            allowed_domains: Some(vec!["croatia".into(), " serbia".into(), "".into()]),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(file, over).unwrap();
+        assert_eq!(cfg.data_root, PathBuf::from("/srv/facerec"));
+        assert_eq!(cfg.primary_domain.unwrap().as_str(), "slovenia");
+        assert_eq!(cfg.allowed_domains.len(), 2);
+        assert_eq!(cfg.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let over = Overrides {
+            allowed_domains: Some(vec!["../etc".into()]),
+            ..Default::default()
+        };
+        let err = format!(
+            "{:#}",
+            Config::resolve(FileConfig::default(), over).unwrap_err()
+        );
+        assert!(
+            err.contains("ALLOWED_DOMAINS") && err.contains("../etc"),
+            "{err}"
+        );
+        let err = toml::from_str::<FileConfig>("data_rot = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("data_rot"), "{err}");
+    }
+}

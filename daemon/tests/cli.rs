@@ -1,0 +1,172 @@
+//! The facerecd binary as a person runs it.
+
+use std::process::Command;
+
+fn facerecd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facerecd"));
+    // A developer's environment must not leak into these runs.
+    for var in [
+        "FACEREC_CONFIG",
+        "FACEREC_DATA_ROOT",
+        "PRIMARY_DOMAIN",
+        "ALLOWED_DOMAINS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn example_domains() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/domains.json")
+}
+
+#[test]
+fn every_command_explains_itself() {
+    let (ok, top, _) = run(facerecd().arg("--help"));
+    assert!(ok);
+    for word in [
+        "hub",
+        "edge",
+        "domains",
+        "token",
+        "config",
+        "PRIMARY_DOMAIN",
+        "ALLOWED_DOMAINS",
+    ] {
+        assert!(top.contains(word), "--help lacks {word}");
+    }
+    for sub in [
+        vec!["hub"],
+        vec!["edge"],
+        vec!["domains"],
+        vec!["domains", "import"],
+        vec!["domains", "create"],
+        vec!["domains", "datasets"],
+        vec!["token", "new"],
+        vec!["config", "show"],
+    ] {
+        let (ok, help, _) = run(facerecd().args(&sub).arg("--help"));
+        assert!(ok, "{sub:?} --help failed");
+        assert!(
+            help.lines().count() > 5,
+            "{sub:?} --help is too thin:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn importing_the_example_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let file = example_domains();
+    let (ok, first, err) = run(facerecd()
+        .args(["--data-root", root, "domains", "import"])
+        .arg(&file));
+    assert!(ok, "{err}");
+    assert!(
+        first.contains("created:") && first.contains("slovenia") && first.contains("sports_global"),
+        "{first}"
+    );
+    let (ok, second, _) = run(facerecd()
+        .args(["--data-root", root, "domains", "import"])
+        .arg(&file));
+    assert!(ok);
+    assert!(second.contains("nothing to change"), "{second}");
+    assert!(!second.contains("created:"), "{second}");
+
+    let (ok, order, _) =
+        run(facerecd().args(["--data-root", root, "domains", "datasets", "slovenia"]));
+    assert!(ok);
+    assert!(order.contains("slovenia → croatia → serbia"), "{order}");
+    let (ok, list, _) = run(facerecd().args(["--data-root", root, "domains", "list", "--json"]));
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn errors_name_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"domains": {"Serbia": {}}}"#).unwrap();
+    let (ok, _, err) = run(facerecd()
+        .args(["--data-root", root, "domains", "import"])
+        .arg(&bad));
+    assert!(!ok);
+    assert!(err.contains("bad.json") && err.contains("Serbia"), "{err}");
+    let (ok, _, err) = run(facerecd().args([
+        "--data-root",
+        root,
+        "domains",
+        "import",
+        "/no/such/file.json",
+    ]));
+    assert!(!ok);
+    assert!(err.contains("/no/such/file.json"), "{err}");
+    let cfg = dir.path().join("facerec.toml");
+    std::fs::write(&cfg, "listen = 'not an address'").unwrap();
+    let (ok, _, err) = run(facerecd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"]));
+    assert!(!ok);
+    assert!(
+        err.contains("facerec.toml") && err.contains("listen"),
+        "{err}"
+    );
+    let (ok, _, err) = run(facerecd()
+        .args(["--data-root", root])
+        .env("PRIMARY_DOMAIN", "Greece")
+        .args(["config", "show"]));
+    assert!(!ok);
+    assert!(err.contains("PRIMARY_DOMAIN"), "{err}");
+}
+
+#[test]
+fn token_new_prints_a_config_entry_that_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(facerecd().args([
+        "token",
+        "new",
+        "--name",
+        "rs-broadcaster",
+        "--domain",
+        "serbia",
+    ]));
+    assert!(ok, "{err}");
+    let token = out
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("token: ")
+        .unwrap()
+        .to_string();
+    let snippet: String = out
+        .lines()
+        .skip_while(|l| !l.starts_with("[[tokens]]"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cfg = dir.path().join("facerec.toml");
+    std::fs::write(&cfg, &snippet).unwrap();
+    let (ok, _, err) = run(facerecd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "check"]));
+    assert!(ok, "{err}\n{snippet}");
+    let (ok, hash, _) = run(facerecd().args(["token", "hash", &token]));
+    assert!(ok);
+    assert!(
+        snippet.contains(hash.trim()),
+        "the printed hash is the token's"
+    );
+}
