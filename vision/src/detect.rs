@@ -1,0 +1,70 @@
+//! What a face detector answers, and the trait every detector implements.
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::error::VisionResult;
+
+/// A box in image pixels (x right, y down).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BBox {
+    pub fn width(&self) -> f32 {
+        (self.x2 - self.x1).max(0.0)
+    }
+    pub fn height(&self) -> f32 {
+        (self.y2 - self.y1).max(0.0)
+    }
+    pub fn area(&self) -> f32 {
+        self.width() * self.height()
+    }
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
+        let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
+        let inter = ix * iy;
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 { 0.0 } else { inter / union }
+    }
+}
+
+/// One detected face.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    pub bbox: BBox,
+    /// Detector confidence in [0, 1].
+    pub score: f32,
+    /// Left eye (image-left), right eye, nose, mouth left, mouth right; `[x, y]`.
+    pub landmarks: [[f32; 2]; 5],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DetectorConfig {
+    /// Smallest face to find, in pixels (the side of its box). Larger is faster.
+    pub min_face: f32,
+    /// Score thresholds of the three MTCNN stages.
+    pub thresholds: [f32; 3],
+    /// Pyramid scale step.
+    pub scale_factor: f32,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        Self {
+            min_face: 20.0,
+            thresholds: [0.6, 0.7, 0.7],
+            scale_factor: 0.709,
+        }
+    }
+}
+
+/// Finds every face in an image.
+pub trait Detector: Send + Sync {
+    fn detect(&self, image: &RgbImage, config: &DetectorConfig) -> VisionResult<Vec<Face>>;
+}

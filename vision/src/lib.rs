@@ -1,0 +1,38 @@
+//! facerec's face vision, shared by the hub (training) and the edge (live
+//! recognition): everything between image bytes and a 128-d descriptor.
+//!
+//! ```text
+//! bytes ─decode─► RGB image ─Detector (MTCNN)─► faces (box, score, 5 points)
+//!        ─align─► 150×150 chip (dlib's geometry) ─Embedder (dlib ResNet)─► Descriptor
+//! ```
+//!
+//! The networks are ONNX files in the repository's `models/` run by tract.
+//! Models are loaded and optimised once ([`FaceModels::load`]) and shared
+//! across threads; every call is blocking CPU work, so async callers run it
+//! on a blocking pool.
+//!
+//! [`distance`] and [`MATCH_THRESHOLD`] are the one definition of "same
+//! person" in facerec.
+
+mod align;
+mod decode;
+mod descriptor;
+mod detect;
+mod embed;
+mod engine;
+mod error;
+mod geometry;
+mod models;
+mod mtcnn;
+mod resize;
+
+pub use align::{CHIP_SIZE, align_face};
+pub use decode::{DecodeLimits, decode_image};
+pub use descriptor::{DESCRIPTOR_LEN, Descriptor, MATCH_THRESHOLD, distance};
+pub use detect::{BBox, Detector, DetectorConfig, Face};
+pub use embed::{DlibEmbedder, Embedder};
+pub use engine::{AnalyzedFace, FaceEngine};
+pub use error::{VisionError, VisionResult};
+pub use image::RgbImage;
+pub use models::{ModelFiles, default_models_dir};
+pub use mtcnn::MtcnnDetector;

@@ -1,0 +1,87 @@
+//! One MTCNN network: parsed once, specialised to concrete input shapes.
+//!
+//! tract runs a plan with concrete shapes ~3× faster than one with symbolic
+//! height and width, and building one takes a few milliseconds, so plans are
+//! cached per input size (camera frames reuse the same handful of sizes).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tract_onnx::prelude::*;
+
+use crate::error::{VisionError, VisionResult};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// More distinct sizes than this (photos of many sizes) and the cache is
+/// emptied: rebuilding costs milliseconds, an unbounded cache costs memory.
+const MAX_PLANS: usize = 96;
+
+pub(crate) struct Net {
+    pub name: &'static str,
+    model: InferenceModel,
+    plans: Mutex<HashMap<(usize, usize), Plan>>,
+}
+
+impl Net {
+    /// Parses `bytes` and pins the outputs, in the given order, by name.
+    pub fn load(name: &'static str, bytes: &[u8], outputs: &[&str]) -> VisionResult<Self> {
+        let err = |reason: String| VisionError::Inference {
+            network: name,
+            reason,
+        };
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| err(format!("cannot parse the ONNX model: {e}")))?
+            .with_outputs_by_name(outputs.iter().copied())
+            .map_err(|e| err(format!("outputs {outputs:?} not found: {e}")))?;
+        Ok(Self {
+            name,
+            model,
+            plans: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The plan for input `[1, w, h, 3]`.
+    fn plan(&self, w: usize, h: usize) -> VisionResult<Plan> {
+        if let Some(plan) = self.plans.lock().expect("plan cache lock").get(&(w, h)) {
+            return Ok(plan.clone());
+        }
+        let plan = self
+            .model
+            .clone()
+            .with_input_fact(0, f32::fact([1, w, h, 3]).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| VisionError::Inference {
+                network: self.name,
+                reason: format!("cannot build a plan for {w}×{h}: {e}"),
+            })?;
+        let mut plans = self.plans.lock().expect("plan cache lock");
+        if plans.len() >= MAX_PLANS {
+            plans.clear();
+        }
+        plans.insert((w, h), plan.clone());
+        Ok(plan)
+    }
+
+    /// Runs on one `[1, w, h, 3]` input (width-major, as MTCNN expects);
+    /// returns each output as a flat vector.
+    pub fn run(&self, w: usize, h: usize, input: Vec<f32>) -> VisionResult<Vec<Vec<f32>>> {
+        let plan = self.plan(w, h)?;
+        let err = |e: TractError| VisionError::Inference {
+            network: self.name,
+            reason: e.to_string(),
+        };
+        let tensor = Tensor::from_shape(&[1, w, h, 3], &input).map_err(err)?;
+        let outputs = plan.run(tvec![tensor.into()]).map_err(err)?;
+        outputs
+            .iter()
+            .map(|t| {
+                t.try_as_plain_ram()
+                    .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
+                    .map_err(err)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,91 @@
+//! Test data: the bundled samples, the shared photo set, one loaded engine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use facerec_vision::*;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn samples() -> PathBuf {
+    repo().join("samples/faces")
+}
+
+/// `../shared/data/faces` beside the repository. When it is absent the
+/// calling test is skipped with a message — unless FACEREC_REQUIRE_SHARED is
+/// set (CI sets it), which turns the absence into a failure.
+pub fn shared_faces() -> Option<PathBuf> {
+    let dir = repo().join("../shared/data/faces");
+    if dir.join("pairs.csv").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("FACEREC_REQUIRE_SHARED").is_some() {
+        panic!(
+            "{} is missing and FACEREC_REQUIRE_SHARED is set",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipped: {} is not here (the full photo set)",
+        dir.display()
+    );
+    None
+}
+
+pub fn shared_models() -> Option<PathBuf> {
+    let dir = repo().join("../shared/models/reference");
+    if dir.join("descriptors.json").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("FACEREC_REQUIRE_SHARED").is_some() {
+        panic!(
+            "{} is missing and FACEREC_REQUIRE_SHARED is set",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "skipped: {} is not here (the reference chips)",
+        dir.display()
+    );
+    None
+}
+
+pub fn engine() -> &'static FaceEngine {
+    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        FaceEngine::load(&ModelFiles::new(repo().join("models"))).expect("models load")
+    })
+}
+
+pub fn load(path: &Path) -> RgbImage {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    decode_image(&bytes, &DecodeLimits::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `file,identity` rows.
+pub fn identities(dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(dir.join("identities.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            l.split_once(',')
+                .map(|(f, i)| (f.to_string(), i.to_string()))
+        })
+        .collect()
+}
+
+/// The descriptor of the largest face in a photo.
+pub fn main_descriptor(path: &Path, config: &DetectorConfig) -> Descriptor {
+    let img = load(path);
+    let faces = engine().detect(&img, config).unwrap();
+    let face = faces
+        .iter()
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        .unwrap_or_else(|| panic!("no face in {}", path.display()));
+    engine().embed_face(&img, face).unwrap()
+}
