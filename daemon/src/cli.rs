@@ -80,6 +80,9 @@ pub struct Settings {
     /// Domain configuration JSON imported (idempotently) at start.
     #[arg(long, env = "FACEREC_DOMAINS_FILE", global = true, value_name = "FILE")]
     pub domains_file: Option<PathBuf>,
+    /// Folder of the ONNX models and their SHA256SUMS [default: ./models, else the build's models/].
+    #[arg(long, env = "FACEREC_MODELS_DIR", global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -95,6 +98,7 @@ impl Settings {
             default_training_countries: self.default_training_countries.clone(),
             public_hosts: self.public_hosts.clone(),
             domains_file: self.domains_file.clone(),
+            models_dir: self.models_dir.clone(),
         }
     }
 }
@@ -120,6 +124,50 @@ pub enum Command {
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Detect, embed and compare faces in image files (JSON on stdout).
+    #[command(subcommand)]
+    Faces(FacesCommand),
+    /// Measure accuracy and speed; prints a table (use a release build).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FacesCommand {
+    /// Every face in an image: box, five landmarks, detector score.
+    Detect {
+        image: PathBuf,
+        /// Smallest face to find, in pixels.
+        #[arg(long, default_value_t = 20.0)]
+        min_face: f32,
+    },
+    /// Every face in an image with its 128-d descriptor.
+    Embed {
+        image: PathBuf,
+        #[arg(long, default_value_t = 20.0)]
+        min_face: f32,
+    },
+    /// Distance between the largest faces of two images, and whether they are the same person.
+    Compare { a: PathBuf, b: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Verification accuracy over a labelled pair list (pairs.csv: file_x,file_y,same).
+    Accuracy {
+        /// Folder with the photos and pairs.csv.
+        #[arg(long, default_value = "../shared/data/faces")]
+        faces: PathBuf,
+    },
+    /// Latency of decoding, detection, alignment and embedding, on one and two threads.
+    Vision {
+        /// Folder with couple.jpg and selfie-many-people.jpg.
+        #[arg(long, default_value = "../shared/data/faces")]
+        faces: PathBuf,
+        /// Repetitions of each measurement per thread.
+        #[arg(long, default_value_t = 30)]
+        iterations: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub default_training_countries: Option<Vec<String>>,
     pub public_hosts: Option<Vec<String>>,
     pub domains_file: Option<PathBuf>,
+    pub models_dir: Option<PathBuf>,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
 }
@@ -46,6 +47,7 @@ pub struct Overrides {
     pub default_training_countries: Option<Vec<String>>,
     pub public_hosts: Option<Vec<String>>,
     pub domains_file: Option<PathBuf>,
+    pub models_dir: Option<PathBuf>,
 }
 
 /// The effective, validated configuration.
@@ -60,6 +62,8 @@ pub struct Config {
     pub public_hosts: Vec<String>,
     /// A domain configuration JSON imported at start (idempotent).
     pub domains_file: Option<PathBuf>,
+    /// ONNX models and their SHA256SUMS.
+    pub models_dir: PathBuf,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -124,6 +128,10 @@ impl Config {
                 .collect(),
             public_hosts,
             domains_file: over.domains_file.or(file.domains_file),
+            models_dir: over
+                .models_dir
+                .or(file.models_dir)
+                .unwrap_or_else(facerec_vision::default_models_dir),
             tokens: file.tokens,
         })
     }

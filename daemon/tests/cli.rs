@@ -170,3 +170,68 @@ fn token_new_prints_a_config_entry_that_validates() {
         "the printed hash is the token's"
     );
 }
+
+fn sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../samples/faces")
+        .join(name)
+}
+
+#[test]
+fn faces_commands_answer_in_json() {
+    let (ok, out, err) = run(facerecd()
+        .args(["faces", "compare"])
+        .arg(sample("img16.jpg"))
+        .arg(sample("img17.jpg")));
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["same"], true, "{v}");
+    assert!(v["distance"].as_f64().unwrap() < 0.6);
+    let (ok, out, _) = run(facerecd()
+        .args(["faces", "compare"])
+        .arg(sample("img16.jpg"))
+        .arg(sample("img12.jpg")));
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["same"], false, "{v}");
+    assert_eq!(v["threshold"], 0.6);
+
+    let (ok, out, _) = run(facerecd().args(["faces", "embed"]).arg(sample("img12.jpg")));
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let faces = v["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1);
+    assert_eq!(faces[0]["descriptor"].as_array().unwrap().len(), 128);
+    assert_eq!(faces[0]["landmarks"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn faces_errors_name_the_file_and_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a photo").unwrap();
+    let (ok, _, err) = run(facerecd().args(["faces", "detect"]).arg(&text));
+    assert!(!ok);
+    assert!(
+        err.contains("notes.txt") && err.contains("not a supported image"),
+        "{err}"
+    );
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let (ok, _, err) = run(facerecd().args(["faces", "embed"]).arg(&empty));
+    assert!(!ok);
+    assert!(err.contains("empty.jpg") && err.contains("empty"), "{err}");
+    let blank = dir.path().join("blank.png");
+    image::RgbImage::new(64, 64).save(&blank).unwrap();
+    let (ok, _, err) = run(facerecd()
+        .args(["faces", "compare"])
+        .arg(&blank)
+        .arg(sample("img12.jpg")));
+    assert!(!ok);
+    assert!(err.contains("blank.png: no face found"), "{err}");
+    let (ok, _, err) = run(facerecd()
+        .args(["--models-dir", "/nonexistent", "faces", "detect"])
+        .arg(sample("img12.jpg")));
+    assert!(!ok);
+    assert!(err.contains("/nonexistent"), "{err}");
+}

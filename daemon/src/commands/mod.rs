@@ -1,7 +1,9 @@
 //! What each CLI command does. Node commands serve; the others work on the
 //! data root directly and print results for a person (or `--json`).
 
+mod bench;
 mod domains;
+pub mod faces;
 mod token;
 
 use anyhow::Context;
@@ -18,6 +20,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Edge => serve(&config, Role::Edge).await,
         Command::Domains(cmd) => domains::run(&config, cmd).await,
         Command::Token(cmd) => token::run(cmd),
+        Command::Faces(cmd) => faces::run(&config, cmd),
+        Command::Bench(cmd) => bench::run(&config, cmd),
         Command::Config(ConfigCommand::Show) => {
             print!(
                 "{}",

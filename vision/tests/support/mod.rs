@@ -55,8 +55,9 @@ pub fn shared_models() -> Option<PathBuf> {
 
 pub fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    // FACEREC_MODELS_DIR lets the parity test check a regenerated embedder.
     ENGINE.get_or_init(|| {
-        FaceEngine::load(&ModelFiles::new(repo().join("models"))).expect("models load")
+        FaceEngine::load(&ModelFiles::new(default_models_dir())).expect("models load")
     })
 }
 

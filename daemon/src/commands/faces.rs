@@ -1,0 +1,80 @@
+//! `facerecd faces …`: the vision pipeline on image files, JSON out.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use facerec_vision::{
+    DecodeLimits, DetectorConfig, FaceEngine, MATCH_THRESHOLD, ModelFiles, RgbImage, decode_image,
+};
+use serde_json::json;
+
+use crate::cli::FacesCommand;
+use crate::config::Config;
+
+pub fn load_engine(config: &Config) -> anyhow::Result<FaceEngine> {
+    FaceEngine::load(&ModelFiles::new(&config.models_dir)).with_context(|| {
+        format!(
+            "cannot load the face models from {}",
+            config.models_dir.display()
+        )
+    })
+}
+
+pub fn read_image(path: &Path) -> anyhow::Result<RgbImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    decode_image(&bytes, &DecodeLimits::default()).with_context(|| format!("{}", path.display()))
+}
+
+pub fn run(config: &Config, cmd: FacesCommand) -> anyhow::Result<()> {
+    let engine = load_engine(config)?;
+    let out = match cmd {
+        FacesCommand::Detect { image, min_face } => {
+            let img = read_image(&image)?;
+            let faces = engine.detect(
+                &img,
+                &DetectorConfig {
+                    min_face,
+                    ..Default::default()
+                },
+            )?;
+            json!({"file": image, "width": img.width(), "height": img.height(), "faces": faces})
+        }
+        FacesCommand::Embed { image, min_face } => {
+            let img = read_image(&image)?;
+            let faces = engine.analyze(
+                &img,
+                &DetectorConfig {
+                    min_face,
+                    ..Default::default()
+                },
+            )?;
+            json!({"file": image, "width": img.width(), "height": img.height(), "faces": faces})
+        }
+        FacesCommand::Compare { a, b } => {
+            let da = largest_face_descriptor(&engine, &a)?;
+            let db = largest_face_descriptor(&engine, &b)?;
+            let distance = da.distance(&db);
+            // Printed at 6 decimals: f32 → JSON would show 0.6000000238.
+            let round = |v: f32| (f64::from(v) * 1e6).round() / 1e6;
+            json!({"a": a, "b": b, "distance": round(distance), "threshold": round(MATCH_THRESHOLD),
+                   "same": distance < MATCH_THRESHOLD})
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn largest_face_descriptor(
+    engine: &FaceEngine,
+    path: &Path,
+) -> anyhow::Result<facerec_vision::Descriptor> {
+    let img = read_image(path)?;
+    let faces = engine.detect(&img, &DetectorConfig::default())?;
+    let Some(face) = faces
+        .iter()
+        .max_by(|x, y| x.bbox.area().total_cmp(&y.bbox.area()))
+    else {
+        bail!("{}: no face found", path.display());
+    };
+    Ok(engine.embed_face(&img, face)?)
+}
