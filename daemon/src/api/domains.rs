@@ -32,7 +32,7 @@ pub struct DomainView {
 }
 
 impl DomainView {
-    fn new(domain: Domain, datasets: Vec<DatasetLink>, layout: &Layout) -> Self {
+    pub fn new(domain: Domain, datasets: Vec<DatasetLink>, layout: &Layout) -> Self {
         let code = &domain.domain_code;
         let path = |p: std::path::PathBuf| p.display().to_string();
         Self {

@@ -24,14 +24,7 @@ pub async fn run(config: &Config, cmd: DomainsCommand) -> anyhow::Result<()> {
         DomainsCommand::List { json } => list(&store, json),
         DomainsCommand::Show { code: raw } => {
             let c = code(&raw)?;
-            let view = DomainView {
-                domain: store.domain(&c)?,
-                training_path: store.layout().training(&c).display().to_string(),
-                staging_path: store.layout().staging(&c).display().to_string(),
-                production_path: store.layout().production(&c).display().to_string(),
-                batched_path: store.layout().batched(&c).display().to_string(),
-                datasets: store.datasets(&c)?,
-            };
+            let view = DomainView::new(store.domain(&c)?, store.datasets(&c)?, store.layout());
             println!("{}", serde_json::to_string_pretty(&view)?);
             Ok(())
         }

@@ -28,28 +28,8 @@ pub fn read_image(path: &Path) -> anyhow::Result<RgbImage> {
 pub fn run(config: &Config, cmd: FacesCommand) -> anyhow::Result<()> {
     let engine = load_engine(config)?;
     let out = match cmd {
-        FacesCommand::Detect { image, min_face } => {
-            let img = read_image(&image)?;
-            let faces = engine.detect(
-                &img,
-                &DetectorConfig {
-                    min_face,
-                    ..Default::default()
-                },
-            )?;
-            json!({"file": image, "width": img.width(), "height": img.height(), "faces": faces})
-        }
-        FacesCommand::Embed { image, min_face } => {
-            let img = read_image(&image)?;
-            let faces = engine.analyze(
-                &img,
-                &DetectorConfig {
-                    min_face,
-                    ..Default::default()
-                },
-            )?;
-            json!({"file": image, "width": img.width(), "height": img.height(), "faces": faces})
-        }
+        FacesCommand::Detect { image, min_face } => faces_json(&engine, &image, min_face, false)?,
+        FacesCommand::Embed { image, min_face } => faces_json(&engine, &image, min_face, true)?,
         FacesCommand::Compare { a, b } => {
             let da = largest_face_descriptor(&engine, &a)?;
             let db = largest_face_descriptor(&engine, &b)?;
@@ -62,6 +42,26 @@ pub fn run(config: &Config, cmd: FacesCommand) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// `{"file", "width", "height", "faces": [...]}`, with descriptors if asked.
+fn faces_json(
+    engine: &FaceEngine,
+    path: &Path,
+    min_face: f32,
+    embed: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let img = read_image(path)?;
+    let config = DetectorConfig {
+        min_face,
+        ..Default::default()
+    };
+    let faces = if embed {
+        serde_json::to_value(engine.analyze(&img, &config)?)?
+    } else {
+        serde_json::to_value(engine.detect(&img, &config)?)?
+    };
+    Ok(json!({"file": path, "width": img.width(), "height": img.height(), "faces": faces}))
 }
 
 fn largest_face_descriptor(

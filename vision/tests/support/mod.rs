@@ -14,30 +14,22 @@ pub fn samples() -> PathBuf {
     repo().join("samples/faces")
 }
 
-/// `../shared/data/faces` beside the repository. When it is absent the
-/// calling test is skipped with a message — unless FACEREC_REQUIRE_SHARED is
-/// set (CI sets it), which turns the absence into a failure.
+/// `../shared/data/faces` beside the repository (the full photo set).
 pub fn shared_faces() -> Option<PathBuf> {
-    let dir = repo().join("../shared/data/faces");
-    if dir.join("pairs.csv").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("FACEREC_REQUIRE_SHARED").is_some() {
-        panic!(
-            "{} is missing and FACEREC_REQUIRE_SHARED is set",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipped: {} is not here (the full photo set)",
-        dir.display()
-    );
-    None
+    shared_dir("data/faces", "pairs.csv")
 }
 
+/// `../shared/models/reference` (dlib's own chips and descriptors).
 pub fn shared_models() -> Option<PathBuf> {
-    let dir = repo().join("../shared/models/reference");
-    if dir.join("descriptors.json").is_file() {
+    shared_dir("models/reference", "descriptors.json")
+}
+
+/// A folder of `../shared`. When it is absent the calling test is skipped
+/// with a message — unless FACEREC_REQUIRE_SHARED is set (CI sets it), which
+/// turns the absence into a failure.
+fn shared_dir(sub: &str, marker: &str) -> Option<PathBuf> {
+    let dir = repo().join("../shared").join(sub);
+    if dir.join(marker).is_file() {
         return Some(dir);
     }
     if std::env::var_os("FACEREC_REQUIRE_SHARED").is_some() {
@@ -46,10 +38,7 @@ pub fn shared_models() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
-        "skipped: {} is not here (the reference chips)",
-        dir.display()
-    );
+    eprintln!("skipped: {} is not here", dir.display());
     None
 }
 
