@@ -25,4 +25,4 @@ pub use model::{
     ImageSource, ImageStatus, NewDomain, NewImage, NewPerson, Person, PersonStatus, SearchMode,
 };
 pub use schema::SCHEMA_VERSION;
-pub use store::{DatasetGraph, Store};
+pub use store::{DatasetGraph, EMBEDDING_DIM, Embedding, NewEmbedding, Store};

@@ -12,6 +12,7 @@ pub const SCHEMA_VERSION: u64 = 1;
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 pub(crate) const META_NEXT_IMAGE_ID: &str = "next_image_id";
+pub(crate) const META_NEXT_EMBEDDING_ID: &str = "next_embedding_id";
 
 /// domain code → Domain (JSON)
 pub(crate) const DOMAINS: TableDefinition<&str, &[u8]> = TableDefinition::new("domains");
@@ -33,3 +34,9 @@ pub(crate) const IMAGES_BY_SHA: TableDefinition<(&str, &str), u64> =
     TableDefinition::new("images_by_sha");
 /// (domain, seq) → BatchMeta (JSON)
 pub(crate) const BATCHES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("batches");
+/// (domain, embedding id) → Embedding (binary, see `store::embeddings`)
+pub(crate) const EMBEDDINGS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("embeddings");
+/// (domain, person id, embedding id) → () : a person's embeddings
+pub(crate) const EMBEDDINGS_BY_PERSON: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("embeddings_by_person");

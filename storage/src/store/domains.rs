@@ -365,7 +365,7 @@ fn count_people_in(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<u
     Ok(n)
 }
 
-/// Removes every row that belongs to `code` (people, images, batches).
+/// Removes every row that belongs to `code` (people, images, embeddings, batches).
 fn purge_rows(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<()> {
     let d = code.as_str();
     {
@@ -413,6 +413,25 @@ fn purge_rows(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<()> {
         })?;
         for sha in keys {
             t.remove((d, sha.as_str()))?;
+        }
+    }
+    {
+        let mut t = txn.open_table(EMBEDDINGS)?;
+        let keys: Vec<u64> = collect_keys(t.range((d, 0u64)..)?, |k: (&str, u64)| {
+            (k.0 == d).then_some(k.1)
+        })?;
+        for id in keys {
+            t.remove((d, id))?;
+        }
+    }
+    {
+        let mut t = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+        let keys: Vec<(String, u64)> =
+            collect_keys(t.range((d, "", 0u64)..)?, |k: (&str, &str, u64)| {
+                (k.0 == d).then(|| (k.1.to_string(), k.2))
+            })?;
+        for (p, id) in keys {
+            t.remove((d, p.as_str(), id))?;
         }
     }
     {

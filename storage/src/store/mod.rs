@@ -4,6 +4,7 @@
 mod batches;
 mod codec;
 mod domains;
+mod embeddings;
 mod images;
 mod people;
 
@@ -16,6 +17,7 @@ use crate::layout::Layout;
 use crate::schema::*;
 
 pub use domains::DatasetGraph;
+pub use embeddings::{EMBEDDING_DIM, Embedding, NewEmbedding};
 
 /// The registry of one node. Cheap to share behind an `Arc`; every method is
 /// blocking (call it off the async runtime's worker threads).
@@ -82,6 +84,8 @@ impl Store {
             txn.open_table(IMAGES_BY_PERSON)?;
             txn.open_table(IMAGES_BY_SHA)?;
             txn.open_table(BATCHES)?;
+            txn.open_table(EMBEDDINGS)?;
+            txn.open_table(EMBEDDINGS_BY_PERSON)?;
         }
         txn.commit()?;
         Ok(())

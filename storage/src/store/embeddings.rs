@@ -1,0 +1,212 @@
+//! Face embeddings per domain: the source of truth every search index is
+//! built from (an index dump is only a cache of this table).
+//!
+//! Records are binary, not JSON: a million 128-d vectors must load in
+//! seconds. Layout: `u16` person-id length, the id, `u64` image id
+//! (0 = none), `u16` dimension, then the vector as little-endian `f32`.
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::Store;
+use super::domains::read_domain;
+use crate::code::{DomainCode, PersonId};
+use crate::error::{StorageError, StorageResult};
+use crate::schema::*;
+
+/// The descriptor length facerec stores (dlib ResNet).
+pub const EMBEDDING_DIM: usize = 128;
+
+/// A stored embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedding {
+    pub id: u64,
+    pub person: PersonId,
+    pub image_id: Option<u64>,
+    pub vector: Vec<f32>,
+}
+
+/// An embedding to add.
+#[derive(Debug, Clone)]
+pub struct NewEmbedding {
+    pub image_id: Option<u64>,
+    pub vector: Vec<f32>,
+}
+
+fn encode(person: &PersonId, image_id: Option<u64>, vector: &[f32]) -> Vec<u8> {
+    let p = person.as_str().as_bytes();
+    let mut out = Vec::with_capacity(2 + p.len() + 8 + 2 + vector.len() * 4);
+    out.extend_from_slice(&(p.len() as u16).to_le_bytes());
+    out.extend_from_slice(p);
+    out.extend_from_slice(&image_id.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&(vector.len() as u16).to_le_bytes());
+    for v in vector {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn decode(domain: &str, id: u64, bytes: &[u8]) -> StorageResult<Embedding> {
+    let corrupt = |reason: &str| StorageError::Corrupt {
+        table: "embeddings",
+        key: format!("{domain}/{id}"),
+        reason: reason.to_string(),
+    };
+    let take = |at: usize, n: usize| {
+        bytes
+            .get(at..at + n)
+            .ok_or_else(|| corrupt("record is truncated"))
+    };
+    let plen = u16::from_le_bytes(take(0, 2)?.try_into().expect("2 bytes")) as usize;
+    let person =
+        std::str::from_utf8(take(2, plen)?).map_err(|_| corrupt("person id is not UTF-8"))?;
+    let person = PersonId::parse(person).map_err(|e| corrupt(&e.to_string()))?;
+    let at = 2 + plen;
+    let image = u64::from_le_bytes(take(at, 8)?.try_into().expect("8 bytes"));
+    let dim = u16::from_le_bytes(take(at + 8, 2)?.try_into().expect("2 bytes")) as usize;
+    let raw = take(at + 10, dim * 4)?;
+    if bytes.len() != at + 10 + dim * 4 {
+        return Err(corrupt("record has trailing bytes"));
+    }
+    let vector = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    Ok(Embedding {
+        id,
+        person,
+        image_id: (image != 0).then_some(image),
+        vector,
+    })
+}
+
+fn validate(vector: &[f32]) -> StorageResult<()> {
+    if vector.len() != EMBEDDING_DIM {
+        return Err(StorageError::InvalidField {
+            field: "embedding",
+            reason: format!("has {} values, expected {EMBEDDING_DIM}", vector.len()),
+        });
+    }
+    if vector.iter().any(|v| !v.is_finite()) {
+        return Err(StorageError::InvalidField {
+            field: "embedding",
+            reason: "holds NaN or infinity".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds a person's embeddings in one transaction; returns their ids.
+    /// The person must exist in the domain.
+    pub fn add_embeddings(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+        embeddings: &[NewEmbedding],
+    ) -> StorageResult<Vec<u64>> {
+        for e in embeddings {
+            validate(&e.vector)?;
+        }
+        let d = domain.as_str();
+        let txn = self.db.begin_write()?;
+        if read_domain(&txn.open_table(DOMAINS)?, domain)?.is_none() {
+            return Err(StorageError::UnknownDomain(d.to_string()));
+        }
+        if txn.open_table(PEOPLE)?.get((d, person.as_str()))?.is_none() {
+            return Err(StorageError::UnknownPerson {
+                domain: d.to_string(),
+                person: person.to_string(),
+            });
+        }
+        let mut ids = Vec::with_capacity(embeddings.len());
+        {
+            let mut meta = txn.open_table(META)?;
+            let mut table = txn.open_table(EMBEDDINGS)?;
+            let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+            let mut next = meta
+                .get(META_NEXT_EMBEDDING_ID)?
+                .map(|v| v.value())
+                .unwrap_or(1);
+            for e in embeddings {
+                table.insert((d, next), encode(person, e.image_id, &e.vector).as_slice())?;
+                by_person.insert((d, person.as_str(), next), ())?;
+                ids.push(next);
+                next += 1;
+            }
+            meta.insert(META_NEXT_EMBEDDING_ID, next)?;
+        }
+        txn.commit()?;
+        Ok(ids)
+    }
+
+    /// Removes every embedding of a person; returns how many there were.
+    pub fn remove_person_embeddings(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+    ) -> StorageResult<u64> {
+        let (d, p) = (domain.as_str(), person.as_str());
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+            let mut ids = Vec::new();
+            for item in by_person.range((d, p, 0u64)..=(d, p, u64::MAX))? {
+                ids.push(item?.0.value().2);
+            }
+            let mut table = txn.open_table(EMBEDDINGS)?;
+            for id in &ids {
+                table.remove((d, *id))?;
+                by_person.remove((d, p, *id))?;
+            }
+            ids.len() as u64
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    /// Every embedding of a domain, by id (what an index is built from).
+    pub fn domain_embeddings(&self, domain: &DomainCode) -> StorageResult<Vec<Embedding>> {
+        let d = domain.as_str();
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EMBEDDINGS)?;
+        let mut out = Vec::new();
+        for item in table.range((d, 0u64)..=(d, u64::MAX))? {
+            let (k, v) = item?;
+            out.push(decode(d, k.value().1, v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A person's embeddings, by id.
+    pub fn person_embeddings(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+    ) -> StorageResult<Vec<Embedding>> {
+        let (d, p) = (domain.as_str(), person.as_str());
+        let txn = self.db.begin_read()?;
+        let by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+        let table = txn.open_table(EMBEDDINGS)?;
+        let mut out = Vec::new();
+        for item in by_person.range((d, p, 0u64)..=(d, p, u64::MAX))? {
+            let id = item?.0.value().2;
+            if let Some(v) = table.get((d, id))? {
+                out.push(decode(d, id, v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many embeddings a domain holds.
+    pub fn embedding_count(&self, domain: &DomainCode) -> StorageResult<u64> {
+        let d = domain.as_str();
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EMBEDDINGS)?;
+        let mut n = 0;
+        for item in table.range((d, 0u64)..=(d, u64::MAX))? {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,140 @@
+//! Embeddings in redb: the source of truth of every search index.
+
+use facerec_storage::*;
+
+fn setup() -> (tempfile::TempDir, Store, DomainCode, PersonId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    let d = DomainCode::parse("serbia").unwrap();
+    let p = PersonId::parse("novak_djokovic").unwrap();
+    store
+        .upsert_person(
+            &d,
+            NewPerson {
+                id: p.clone(),
+                display_name: "Novak Djokovic".into(),
+                status: PersonStatus::Production,
+                wikidata_id: Some("Q5812".into()),
+                country: Some("RS".into()),
+                occupations: vec![],
+                sitelinks: None,
+            },
+        )
+        .unwrap();
+    (dir, store, d, p)
+}
+
+fn vector(seed: f32) -> Vec<f32> {
+    (0..EMBEDDING_DIM)
+        .map(|i| (i as f32 * 0.01 + seed).sin() * 0.1)
+        .collect()
+}
+
+#[test]
+fn embeddings_round_trip_exactly_and_survive_reopen() {
+    let (dir, store, d, p) = setup();
+    let new = [
+        NewEmbedding {
+            image_id: Some(7),
+            vector: vector(1.0),
+        },
+        NewEmbedding {
+            image_id: None,
+            vector: vector(2.0),
+        },
+    ];
+    let ids = store.add_embeddings(&d, &p, &new).unwrap();
+    assert_eq!(ids.len(), 2);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let all = store.domain_embeddings(&d).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].vector, vector(1.0), "bit-exact");
+    assert_eq!(all[0].image_id, Some(7));
+    assert_eq!(all[1].image_id, None);
+    assert_eq!(all[1].person, p);
+    assert_eq!(store.person_embeddings(&d, &p).unwrap().len(), 2);
+    assert_eq!(store.embedding_count(&d).unwrap(), 2);
+}
+
+#[test]
+fn invalid_vectors_and_unknown_people_store_nothing() {
+    let (_dir, store, d, p) = setup();
+    let short = [NewEmbedding {
+        image_id: None,
+        vector: vec![0.0; 127],
+    }];
+    assert!(
+        store
+            .add_embeddings(&d, &p, &short)
+            .unwrap_err()
+            .to_string()
+            .contains("127")
+    );
+    let mut nan = vector(1.0);
+    nan[5] = f32::NAN;
+    let mixed = [
+        NewEmbedding {
+            image_id: None,
+            vector: vector(1.0),
+        },
+        NewEmbedding {
+            image_id: None,
+            vector: nan,
+        },
+    ];
+    assert!(store.add_embeddings(&d, &p, &mixed).is_err());
+    let stranger = PersonId::parse("nobody").unwrap();
+    let ok = [NewEmbedding {
+        image_id: None,
+        vector: vector(1.0),
+    }];
+    assert!(matches!(
+        store.add_embeddings(&d, &stranger, &ok),
+        Err(StorageError::UnknownPerson { .. })
+    ));
+    assert_eq!(
+        store.embedding_count(&d).unwrap(),
+        0,
+        "a rejected batch writes nothing"
+    );
+}
+
+#[test]
+fn removing_a_person_removes_only_their_embeddings() {
+    let (_dir, store, d, p) = setup();
+    let ana = PersonId::parse("ana_ivanovic").unwrap();
+    store
+        .upsert_person(
+            &d,
+            NewPerson {
+                id: ana.clone(),
+                display_name: "Ana Ivanovic".into(),
+                status: PersonStatus::Production,
+                wikidata_id: None,
+                country: None,
+                occupations: vec![],
+                sitelinks: None,
+            },
+        )
+        .unwrap();
+    let one = |s| {
+        [NewEmbedding {
+            image_id: None,
+            vector: vector(s),
+        }]
+    };
+    store.add_embeddings(&d, &p, &one(1.0)).unwrap();
+    store.add_embeddings(&d, &p, &one(2.0)).unwrap();
+    store.add_embeddings(&d, &ana, &one(3.0)).unwrap();
+    assert_eq!(store.remove_person_embeddings(&d, &p).unwrap(), 2);
+    let left = store.domain_embeddings(&d).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].person, ana);
+    assert_eq!(store.remove_person_embeddings(&d, &p).unwrap(), 0);
+    // Purging the domain takes the rest.
+    store.delete_domain(&d, true).unwrap();
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    assert_eq!(store.embedding_count(&d).unwrap(), 0);
+}
