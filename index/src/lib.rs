@@ -1,0 +1,19 @@
+//! Per-domain face search.
+//!
+//! Each loaded domain has a [`DomainIndex`]: an in-memory HNSW graph
+//! (hnsw_rs, Euclidean distance) over the embeddings redb holds for it. A
+//! query is answered per person — the k nearest embeddings grouped by whom
+//! they belong to — and an [`IndexSet`] walks a domain's own index first,
+//! then the domains it inherits, by priority.
+//!
+//! Architecture invariants: the index is a cache of redb and can always be
+//! rebuilt from it; nothing on the query path touches files; a node only
+//! holds (and only answers for) the domains it serves.
+
+mod domain;
+mod score;
+mod set;
+
+pub use domain::{DomainIndex, PersonHit};
+pub use score::{SearchParams, confidence};
+pub use set::{IndexError, IndexSet, Match, SearchOutcome};

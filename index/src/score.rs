@@ -1,0 +1,52 @@
+//! How a distance becomes a decision and a confidence — defined here only.
+
+use serde::{Deserialize, Serialize};
+
+/// Search knobs. `threshold` is the vision crate's `MATCH_THRESHOLD`; the
+/// daemon passes it in so that one constant decides "same person".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchParams {
+    /// Euclidean distance below which the best hit is a match.
+    pub threshold: f32,
+    /// Nearest embeddings fetched per domain before grouping by person.
+    pub k: usize,
+    /// HNSW search breadth (higher: better recall, slower).
+    pub ef: usize,
+}
+
+impl SearchParams {
+    pub fn with_threshold(threshold: f32) -> Self {
+        Self {
+            threshold,
+            k: 10,
+            ef: 64,
+        }
+    }
+}
+
+/// Confidence in [0, 1] that a hit at `distance` is the person:
+/// a logistic curve centred on the threshold, `1 / (1 + e^((d − t) / 0.05))`.
+/// At the threshold it is 0.5; 0.1 below it, 0.88; 0.2 below, 0.98; 0.1
+/// above, 0.12. The 0.05 width matches how sharply dlib's same-person and
+/// different-person distances separate around 0.6.
+pub fn confidence(distance: f32, threshold: f32) -> f32 {
+    1.0 / (1.0 + ((distance - threshold) / 0.05).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_is_half_at_the_threshold_and_monotone() {
+        assert!((confidence(0.6, 0.6) - 0.5).abs() < 1e-6);
+        assert!(confidence(0.4, 0.6) > 0.95);
+        assert!(confidence(0.8, 0.6) < 0.05);
+        let mut last = 1.0;
+        for i in 0..100 {
+            let c = confidence(i as f32 * 0.02, 0.6);
+            assert!((0.0..=1.0).contains(&c) && c <= last);
+            last = c;
+        }
+    }
+}
