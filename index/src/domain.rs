@@ -1,11 +1,19 @@
 //! One domain's HNSW graph and what each point belongs to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::RwLock;
 
 use facerec_storage::{DomainCode, Embedding, PersonId};
-use hnsw_rs::prelude::{DistL2, FilterT, Hnsw};
+use hnsw_rs::hnswio::HnswIo;
+use hnsw_rs::prelude::{AnnT, DistL2, FilterT, Hnsw};
 
+use crate::persist::{
+    DumpProblem, GRAPH_BASENAME, Manifest, POINTS_FILE, PointRecord, commit_manifest,
+    new_generation, read_points, sha256_file, verify_files, write_points,
+};
 use crate::score::SearchParams;
 
 /// HNSW construction parameters: 16 links per node and a construction
@@ -14,11 +22,7 @@ const MAX_CONNECTIONS: usize = 16;
 const EF_CONSTRUCTION: usize = 200;
 const MAX_LAYERS: usize = 16;
 
-struct Point {
-    embedding_id: u64,
-    person: PersonId,
-    dead: bool,
-}
+type Point = PointRecord;
 
 /// The searchable embeddings of one domain. Adds and removals are safe while
 /// searches run; a removed person's points stay in the graph as tombstones,
@@ -76,7 +80,19 @@ impl DomainIndex {
 
     /// Adds embeddings; they are searchable when this returns.
     pub fn add(&self, embeddings: &[Embedding]) {
+        self.apply(embeddings, &[]);
+    }
+
+    /// Adds embeddings and removes people as one step: a concurrent query
+    /// sees all of it or none of it (how a batch is applied).
+    pub fn apply(&self, added: &[Embedding], removed: &[PersonId]) {
         let mut points = self.points.write().expect("index lock");
+        for person in removed {
+            for p in points.iter_mut().filter(|p| &p.person == person) {
+                p.dead = true;
+            }
+        }
+        let embeddings = added;
         let start = points.len();
         let batch: Vec<(&Vec<f32>, usize)> = embeddings
             .iter()
@@ -88,7 +104,9 @@ impl DomainIndex {
             person: e.person.clone(),
             dead: false,
         }));
-        self.hnsw.parallel_insert(&batch);
+        if !batch.is_empty() {
+            self.hnsw.parallel_insert(&batch);
+        }
     }
 
     /// Hides every point of `person` from later searches; returns how many.
@@ -169,5 +187,112 @@ impl DomainIndex {
         let mut hits: Vec<PersonHit> = by_person.into_values().collect();
         hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
         hits
+    }
+
+    /// Writes the index to `dir` (see [`crate::persist`]) as the state of
+    /// `revision`; the previous dump stays current until this one is whole.
+    pub fn save(
+        &self,
+        dir: &Path,
+        revision: u64,
+        last_batch_seq: Option<u64>,
+    ) -> std::io::Result<Manifest> {
+        fs::create_dir_all(dir)?;
+        // Held for reading: no add can interleave with the dump.
+        let points = self.points.read().expect("index lock");
+        let generation = new_generation(dir, revision);
+        let gen_dir = dir.join(&generation);
+        fs::create_dir_all(&gen_dir)?;
+        write_points(&gen_dir.join(POINTS_FILE), &points)?;
+        let mut names = vec![POINTS_FILE.to_string()];
+        if !points.is_empty() {
+            self.hnsw
+                .file_dump(&gen_dir, GRAPH_BASENAME)
+                .map_err(|e| std::io::Error::other(format!("hnsw dump: {e}")))?;
+            names.push(format!("{GRAPH_BASENAME}.hnsw.graph"));
+            names.push(format!("{GRAPH_BASENAME}.hnsw.data"));
+        }
+        let mut files = BTreeMap::new();
+        for name in names {
+            let path = gen_dir.join(&name);
+            fs::File::open(&path)?.sync_all()?;
+            files.insert(name, sha256_file(&path)?);
+        }
+        let manifest = Manifest {
+            format: 1,
+            domain: self.domain.to_string(),
+            revision,
+            count: points.iter().filter(|p| !p.dead).count() as u64,
+            last_batch_seq,
+            generation,
+            files,
+        };
+        commit_manifest(dir, &manifest)?;
+        Ok(manifest)
+    }
+
+    /// Loads the dump in `dir` if it is whole and reflects `revision` with
+    /// `count` embeddings; otherwise says why not.
+    pub fn load(
+        dir: &Path,
+        domain: DomainCode,
+        revision: u64,
+        count: u64,
+    ) -> Result<(Self, Manifest), DumpProblem> {
+        let manifest = crate::persist::read_manifest(dir)?;
+        if manifest.domain != domain.as_str() {
+            return Err(DumpProblem::BadManifest(format!(
+                "dump is of domain '{}'",
+                manifest.domain
+            )));
+        }
+        if manifest.revision != revision || manifest.count != count {
+            return Err(DumpProblem::Stale {
+                dump: manifest.revision,
+                dump_count: manifest.count,
+                db: revision,
+                db_count: count,
+            });
+        }
+        let gen_dir = verify_files(dir, &manifest)?;
+        let points = read_points(&gen_dir.join(POINTS_FILE))?;
+        if points.is_empty() && manifest.count == 0 {
+            return Ok((Self::new(domain, 0), manifest));
+        }
+        // hnsw_rs ties a loaded graph's lifetime to its loader; the loader is
+        // small and loads happen once per domain per start, so it is leaked.
+        let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(&gen_dir, GRAPH_BASENAME)));
+        let corrupt = |reason: String| DumpProblem::Corrupt {
+            file: format!("{GRAPH_BASENAME}.hnsw.*"),
+            reason,
+        };
+        // Its loader asserts on malformed input; a panic here is a bad file.
+        let hnsw = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            loader.load_hnsw_with_dist::<f32, DistL2>(DistL2 {})
+        }))
+        .map_err(|_| corrupt("the graph loader rejected it".into()))?
+        .map_err(|e| corrupt(e.to_string()))?;
+        if hnsw.get_nb_point() != points.len() {
+            return Err(corrupt(format!(
+                "graph has {} points, points.bin {}",
+                hnsw.get_nb_point(),
+                points.len()
+            )));
+        }
+        let live = points.iter().filter(|p| !p.dead).count() as u64;
+        if live != manifest.count {
+            return Err(corrupt(format!(
+                "{live} live points, manifest says {}",
+                manifest.count
+            )));
+        }
+        Ok((
+            Self {
+                domain,
+                hnsw,
+                points: RwLock::new(points),
+            },
+            manifest,
+        ))
     }
 }

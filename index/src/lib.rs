@@ -11,9 +11,11 @@
 //! holds (and only answers for) the domains it serves.
 
 mod domain;
+mod persist;
 mod score;
 mod set;
 
 pub use domain::{DomainIndex, PersonHit};
+pub use persist::{DumpProblem, Manifest};
 pub use score::{SearchParams, confidence};
-pub use set::{IndexError, IndexSet, Match, SearchOutcome};
+pub use set::{IndexError, IndexOptions, IndexSet, IndexSource, LoadReport, Match, SearchOutcome};

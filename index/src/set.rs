@@ -1,12 +1,14 @@
 //! The indexes a node serves, and queries across inherited domains.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use facerec_storage::{DomainCode, PersonId, SearchMode, StorageError, Store};
+use facerec_storage::{DomainCode, Embedding, PersonId, SearchMode, StorageError, Store};
 use thiserror::Error;
 
 use crate::domain::DomainIndex;
+use crate::persist::DumpProblem;
 use crate::score::{SearchParams, confidence};
 
 #[derive(Debug, Error)]
@@ -22,6 +24,32 @@ pub enum IndexError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("saving the index of '{domain}': {source}")]
+    Save {
+        domain: DomainCode,
+        source: std::io::Error,
+    },
+}
+
+/// Tuning of an [`IndexSet`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IndexOptions {
+    pub params: SearchParams,
+    /// Rebuild a domain's graph in the background once removed points
+    /// exceed this share of all points...
+    pub rebuild_tombstone_ratio: f32,
+    /// ...and this many (small domains are not worth a rebuild).
+    pub rebuild_min_tombstones: usize,
+}
+
+impl IndexOptions {
+    pub fn new(params: SearchParams) -> Self {
+        Self {
+            params,
+            rebuild_tombstone_ratio: 0.2,
+            rebuild_min_tombstones: 256,
+        }
+    }
 }
 
 /// A person recognised in one of the searched domains.
@@ -44,32 +72,72 @@ pub struct SearchOutcome {
     pub searched: Vec<DomainCode>,
 }
 
+/// Where a domain's index came from at start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexSource {
+    /// A consistent dump was loaded.
+    Dump,
+    /// Rebuilt from redb, because of this.
+    Rebuilt(DumpProblem),
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub domain: DomainCode,
+    pub source: IndexSource,
+    pub embeddings: usize,
+    pub elapsed: Duration,
+}
+
 struct Route {
     order: Vec<DomainCode>,
     mode: SearchMode,
 }
 
+/// Writer-side state of one domain's index. Its mutex serialises every
+/// change (applies, rebuilds, dumps); queries never take it.
+struct SlotState {
+    /// The redb embedding revision the current index reflects.
+    revision: u64,
+    /// Revision of the dump on disk, if any.
+    saved_revision: Option<u64>,
+    rebuilding: bool,
+}
+
+struct Slot {
+    domain: DomainCode,
+    current: RwLock<Arc<DomainIndex>>,
+    state: Mutex<SlotState>,
+}
+
+impl Slot {
+    fn index(&self) -> Arc<DomainIndex> {
+        self.current.read().expect("slot lock").clone()
+    }
+}
+
 /// The served domains' indexes. Replacing one is a pointer swap: a query
 /// sees either the old index or the new one, never a half-built one.
 pub struct IndexSet {
-    params: SearchParams,
-    indexes: RwLock<HashMap<DomainCode, Arc<DomainIndex>>>,
+    store: Arc<Store>,
+    options: IndexOptions,
+    slots: HashMap<DomainCode, Arc<Slot>>,
     routes: HashMap<DomainCode, Route>,
 }
 
 impl IndexSet {
-    /// Loads `served` domains from `store`: builds each index from redb and
-    /// resolves each domain's search order. Every inherited dataset must be
-    /// served too — an edge never reaches outside its set.
-    pub fn load(
-        store: &Store,
+    /// Opens the indexes of the `served` domains: a consistent dump is
+    /// loaded; a missing, stale or corrupt one is rebuilt from redb (one log
+    /// line says why) and saved. Every inherited dataset must be served too
+    /// — a node never reaches outside its set.
+    pub fn open(
+        store: Arc<Store>,
         served: &[DomainCode],
-        params: SearchParams,
-    ) -> Result<Self, IndexError> {
+        options: IndexOptions,
+    ) -> Result<(Self, Vec<LoadReport>), IndexError> {
         let served_set: BTreeSet<&DomainCode> = served.iter().collect();
         let graph = store.dataset_graph()?;
         let mut routes = HashMap::new();
-        let mut indexes = HashMap::new();
         for d in served {
             let domain = store.domain(d)?;
             let order = graph.search_order(d);
@@ -86,41 +154,104 @@ impl IndexSet {
                     mode: domain.search_mode,
                 },
             );
-            let embeddings = store.domain_embeddings(d)?;
-            indexes.insert(
-                d.clone(),
-                Arc::new(DomainIndex::build(d.clone(), &embeddings)),
-            );
         }
-        Ok(Self {
-            params,
-            indexes: RwLock::new(indexes),
-            routes,
-        })
+        let mut slots = HashMap::new();
+        let mut reports = Vec::new();
+        for d in served {
+            let (slot, report) = open_slot(&store, d)?;
+            slots.insert(d.clone(), Arc::new(slot));
+            reports.push(report);
+        }
+        Ok((
+            Self {
+                store,
+                options,
+                slots,
+                routes,
+            },
+            reports,
+        ))
     }
 
     pub fn params(&self) -> &SearchParams {
-        &self.params
+        &self.options.params
     }
 
-    /// The index of a served domain.
-    pub fn get(&self, domain: &DomainCode) -> Result<Arc<DomainIndex>, IndexError> {
-        self.indexes
-            .read()
-            .expect("index set lock")
+    /// The domains this set serves.
+    pub fn served(&self) -> impl Iterator<Item = &DomainCode> {
+        self.slots.keys()
+    }
+
+    fn slot(&self, domain: &DomainCode) -> Result<&Arc<Slot>, IndexError> {
+        self.slots
             .get(domain)
-            .cloned()
             .ok_or_else(|| IndexError::NotServed(domain.clone()))
     }
 
-    /// Swaps in a (re)built index for a served domain.
-    pub fn replace(&self, index: DomainIndex) -> Result<(), IndexError> {
-        let mut indexes = self.indexes.write().expect("index set lock");
-        let domain = index.domain().clone();
-        if !indexes.contains_key(&domain) {
-            return Err(IndexError::NotServed(domain));
+    /// The current index of a served domain.
+    pub fn get(&self, domain: &DomainCode) -> Result<Arc<DomainIndex>, IndexError> {
+        Ok(self.slot(domain)?.index())
+    }
+
+    /// Brings a domain's index up to a change already committed to redb:
+    /// `added` embeddings and `removed` people, at redb `revision`. A query
+    /// sees the whole change or none of it. Once removals pile up, the graph
+    /// is rebuilt in the background.
+    pub fn apply(
+        &self,
+        domain: &DomainCode,
+        revision: u64,
+        added: &[Embedding],
+        removed: &[PersonId],
+    ) -> Result<(), IndexError> {
+        let slot = self.slot(domain)?.clone();
+        let mut state = slot.state.lock().expect("slot state");
+        let index = slot.index();
+        index.apply(added, removed);
+        state.revision = revision;
+        let dead = index.tombstones();
+        let total = dead + index.len();
+        let over = dead >= self.options.rebuild_min_tombstones
+            && dead as f32 >= self.options.rebuild_tombstone_ratio * total as f32;
+        if over && !state.rebuilding {
+            state.rebuilding = true;
+            drop(state);
+            let store = self.store.clone();
+            std::thread::Builder::new()
+                .name(format!("index-rebuild-{domain}"))
+                .spawn(move || {
+                    tracing::info!(domain = %slot.domain, tombstones = dead, "rebuilding search index to drop removed people");
+                    if let Err(e) = rebuild_slot(&store, &slot) {
+                        tracing::error!(domain = %slot.domain, error = %e, "background index rebuild failed; the current index stays in use");
+                    }
+                })
+                .expect("spawn rebuild thread");
         }
-        indexes.insert(domain, Arc::new(index));
+        Ok(())
+    }
+
+    /// Rebuilds a domain's index from redb now, swaps it in and saves it.
+    pub fn rebuild(&self, domain: &DomainCode) -> Result<(), IndexError> {
+        rebuild_slot(&self.store, self.slot(domain)?)
+    }
+
+    /// Waits until no background rebuild is running (tests, shutdown).
+    pub fn wait_for_rebuilds(&self) {
+        for slot in self.slots.values() {
+            while slot.state.lock().expect("slot state").rebuilding {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// Dumps every index whose dump is behind what it serves.
+    pub fn save_all(&self) -> Result<(), IndexError> {
+        for slot in self.slots.values() {
+            let mut state = slot.state.lock().expect("slot state");
+            if state.saved_revision != Some(state.revision) {
+                save_slot(&self.store, slot, &mut state)?;
+            }
+        }
         Ok(())
     }
 
@@ -132,15 +263,16 @@ impl IndexSet {
             .routes
             .get(domain)
             .ok_or_else(|| IndexError::NotServed(domain.clone()))?;
+        let params = &self.options.params;
         let mut searched = Vec::new();
         let mut best: Option<Match> = None;
         for d in &route.order {
             let index = self.get(d)?;
             searched.push(d.clone());
-            let Some(hit) = index.search(query, &self.params).into_iter().next() else {
+            let Some(hit) = index.search(query, params).into_iter().next() else {
                 continue;
             };
-            if hit.distance >= self.params.threshold {
+            if hit.distance >= params.threshold {
                 continue;
             }
             let candidate = Match {
@@ -148,7 +280,7 @@ impl IndexSet {
                 domain: d.clone(),
                 distance: hit.distance,
                 votes: hit.votes,
-                confidence: confidence(hit.distance, self.params.threshold),
+                confidence: confidence(hit.distance, params.threshold),
             };
             if best
                 .as_ref()
@@ -162,4 +294,79 @@ impl IndexSet {
         }
         Ok(SearchOutcome { best, searched })
     }
+}
+
+fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexError> {
+    let started = Instant::now();
+    let dir = store.layout().index(d);
+    let revision = store.embedding_revision(d)?;
+    let count = store.embedding_count(d)?;
+    let (index, revision, source) = match DomainIndex::load(&dir, d.clone(), revision, count) {
+        Ok((index, _manifest)) => (index, revision, IndexSource::Dump),
+        Err(problem) => {
+            let (revision, embeddings) = store.domain_embeddings_at_revision(d)?;
+            if problem == DumpProblem::Missing {
+                tracing::info!(domain = %d, embeddings = embeddings.len(), reason = %problem, "building search index from the database");
+            } else {
+                tracing::warn!(domain = %d, embeddings = embeddings.len(), reason = %problem, "rebuilding search index from the database");
+            }
+            let index = DomainIndex::build(d.clone(), &embeddings);
+            (index, revision, IndexSource::Rebuilt(problem))
+        }
+    };
+    let slot = Slot {
+        domain: d.clone(),
+        current: RwLock::new(Arc::new(index)),
+        state: Mutex::new(SlotState {
+            revision,
+            saved_revision: (source == IndexSource::Dump).then_some(revision),
+            rebuilding: false,
+        }),
+    };
+    if source != IndexSource::Dump {
+        let mut state = slot.state.lock().expect("slot state");
+        // A failed save costs only start-up time next time.
+        if let Err(e) = save_slot(store, &slot, &mut state) {
+            tracing::warn!(domain = %d, error = %e, "could not save the search index");
+        }
+    }
+    let report = LoadReport {
+        domain: d.clone(),
+        source,
+        embeddings: slot.index().len(),
+        elapsed: started.elapsed(),
+    };
+    if report.source == IndexSource::Dump {
+        tracing::info!(domain = %d, embeddings = report.embeddings, ms = report.elapsed.as_millis() as u64, "loaded search index dump");
+    }
+    Ok((slot, report))
+}
+
+fn save_slot(store: &Store, slot: &Slot, state: &mut SlotState) -> Result<(), IndexError> {
+    let last_batch_seq = store.last_batch(&slot.domain)?.map(|b| b.seq);
+    slot.index()
+        .save(
+            &store.layout().index(&slot.domain),
+            state.revision,
+            last_batch_seq,
+        )
+        .map_err(|source| IndexError::Save {
+            domain: slot.domain.clone(),
+            source,
+        })?;
+    state.saved_revision = Some(state.revision);
+    Ok(())
+}
+
+fn rebuild_slot(store: &Store, slot: &Slot) -> Result<(), IndexError> {
+    let mut state = slot.state.lock().expect("slot state");
+    let result = (|| {
+        let (revision, embeddings) = store.domain_embeddings_at_revision(&slot.domain)?;
+        let index = DomainIndex::build(slot.domain.clone(), &embeddings);
+        *slot.current.write().expect("slot lock") = Arc::new(index);
+        state.revision = revision;
+        save_slot(store, slot, &mut state)
+    })();
+    state.rebuilding = false;
+    result
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use facerec_index::*;
 use facerec_storage::*;
@@ -74,6 +75,20 @@ fn params() -> SearchParams {
     SearchParams::with_threshold(MATCH_THRESHOLD)
 }
 
+fn open(
+    store: &Arc<Store>,
+    served: &[DomainCode],
+) -> Result<(IndexSet, Vec<LoadReport>), IndexError> {
+    IndexSet::open(store.clone(), served, IndexOptions::new(params()))
+}
+
+fn sources(reports: &[LoadReport]) -> Vec<(String, IndexSource)> {
+    reports
+        .iter()
+        .map(|r| (r.domain.to_string(), r.source.clone()))
+        .collect()
+}
+
 #[test]
 fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     let dir = repo().join("samples/faces");
@@ -93,7 +108,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
         ],
     );
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     for d in ["serbia", "croatia", "slovenia", "greece"] {
         store.create_domain(NewDomain::named(d)).unwrap();
     }
@@ -122,7 +137,13 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     enrol(&store, "croatia", "person_02", &[&v["img12.jpg"]]);
     enrol(&store, "greece", "person_03", &[&v["img50.jpg"]]);
     let served = [code("slovenia"), code("croatia"), code("serbia")];
-    let set = IndexSet::load(&store, &served, params()).unwrap();
+    let (set, reports) = open(&store, &served).unwrap();
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.source == IndexSource::Rebuilt(DumpProblem::Missing)),
+        "first start builds every index: {reports:?}"
+    );
 
     // A held-back photo of a Serbian face, asked on the Slovenian edge, is
     // found through inheritance after slovenia and croatia were searched.
@@ -167,24 +188,44 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     assert_eq!(hit.best.unwrap().domain, code("croatia"));
     assert_eq!(hit.searched, [code("slovenia"), code("croatia")]);
 
-    // Removal: invisible to the next query...
-    let serbia = set.get(&code("serbia")).unwrap();
-    assert_eq!(serbia.remove_person(&person("person_05")), 3);
-    assert_eq!(serbia.tombstones(), 3);
+    // Removal (committed to redb, then applied): invisible to the next
+    // query...
+    assert_eq!(
+        store
+            .remove_person_embeddings(&code("serbia"), &person("person_05"))
+            .unwrap(),
+        3
+    );
+    let revision = store.embedding_revision(&code("serbia")).unwrap();
+    set.apply(&code("serbia"), revision, &[], &[person("person_05")])
+        .unwrap();
+    assert_eq!(set.get(&code("serbia")).unwrap().tombstones(), 3);
     assert!(
         set.search(&code("slovenia"), &v["img62.jpg"])
             .unwrap()
             .best
             .is_none()
     );
-    // ...and, once removed from redb, after a restart too.
-    store
-        .remove_person_embeddings(&code("serbia"), &person("person_05"))
-        .unwrap();
+    // ...and after a restart, whether from the saved dump...
+    set.save_all().unwrap();
     drop(set);
     drop(store);
-    let store = Store::open(root.path()).unwrap();
-    let set = IndexSet::load(&store, &served, params()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let (set, reports) = open(&store, &served).unwrap();
+    assert!(
+        reports.iter().all(|r| r.source == IndexSource::Dump),
+        "{:?}",
+        sources(&reports)
+    );
+    assert!(
+        set.search(&code("slovenia"), &v["img62.jpg"])
+            .unwrap()
+            .best
+            .is_none()
+    );
+    // ...or rebuilt from redb.
+    set.rebuild(&code("serbia")).unwrap();
+    assert_eq!(set.get(&code("serbia")).unwrap().tombstones(), 0);
     assert!(
         set.search(&code("slovenia"), &v["img62.jpg"])
             .unwrap()
@@ -194,7 +235,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     assert_eq!(set.get(&code("serbia")).unwrap().len(), 1);
 
     // An edge may not load a domain whose datasets it does not serve.
-    let partial = IndexSet::load(&store, &[code("slovenia"), code("croatia")], params())
+    let partial = open(&store, &[code("slovenia"), code("croatia")])
         .err()
         .expect("refused");
     assert!(
@@ -214,7 +255,20 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
             },
         )
         .unwrap();
-    let set = IndexSet::load(&store, &served, params()).unwrap();
+    drop(set);
+    let (set, reports) = open(&store, &served).unwrap();
+    assert!(
+        matches!(
+            &sources(&reports)[..],
+            [
+                (_, IndexSource::Dump),
+                (_, IndexSource::Rebuilt(DumpProblem::Stale { .. })),
+                (_, IndexSource::Rebuilt(DumpProblem::Stale { .. }))
+            ]
+        ),
+        "embeddings added while the node was down make croatia and serbia stale: {:?}",
+        sources(&reports)
+    );
     let hit = set.search(&code("slovenia"), &v["img62.jpg"]).unwrap();
     assert_eq!(hit.searched.len(), 3, "best mode searches every domain");
     let best = hit.best.unwrap();
@@ -258,7 +312,7 @@ fn held_back_photos_of_the_full_set() {
     let files: Vec<&str> = rows.iter().map(|(f, _)| f.as_str()).collect();
     let v = descriptors(&dir, &files);
     let root = tempfile::tempdir().unwrap();
-    let store = Store::open(root.path()).unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
     store
         .create_domain(NewDomain::named("celebrities"))
         .unwrap();
@@ -278,7 +332,7 @@ fn held_back_photos_of_the_full_set() {
         enrol(&store, "celebrities", p, &vectors);
         held_back.push((*last, *p));
     }
-    let set = IndexSet::load(&store, &[code("celebrities")], params()).unwrap();
+    let (set, _) = open(&store, &[code("celebrities")]).unwrap();
     for (photo, who) in &held_back {
         let best = set.search(&code("celebrities"), &v[*photo]).unwrap().best;
         assert_eq!(

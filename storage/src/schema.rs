@@ -13,6 +13,8 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 pub(crate) const META_SCHEMA_VERSION: &str = "schema_version";
 pub(crate) const META_NEXT_IMAGE_ID: &str = "next_image_id";
 pub(crate) const META_NEXT_EMBEDDING_ID: &str = "next_embedding_id";
+/// Global counter bumped by every change to any domain's embeddings.
+pub(crate) const META_EMBEDDING_REVISION: &str = "embedding_revision";
 
 /// domain code → Domain (JSON)
 pub(crate) const DOMAINS: TableDefinition<&str, &[u8]> = TableDefinition::new("domains");
@@ -38,5 +40,9 @@ pub(crate) const BATCHES: TableDefinition<(&str, u64), &[u8]> = TableDefinition:
 pub(crate) const EMBEDDINGS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("embeddings");
 /// (domain, person id, embedding id) → () : a person's embeddings
+/// domain code → the global embedding revision of its last change. An index
+/// dump records it, so a dump of any other state is recognised as stale.
+pub(crate) const EMBEDDING_REVISIONS: TableDefinition<&str, u64> =
+    TableDefinition::new("embedding_revisions");
 pub(crate) const EMBEDDINGS_BY_PERSON: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("embeddings_by_person");

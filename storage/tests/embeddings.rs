@@ -138,3 +138,26 @@ fn removing_a_person_removes_only_their_embeddings() {
     store.create_domain(NewDomain::named("serbia")).unwrap();
     assert_eq!(store.embedding_count(&d).unwrap(), 0);
 }
+
+#[test]
+fn the_embedding_revision_changes_with_every_change_and_never_repeats() {
+    let (_dir, store, d, p) = setup();
+    let r0 = store.embedding_revision(&d).unwrap();
+    let one = [NewEmbedding {
+        image_id: None,
+        vector: vector(3.0),
+    }];
+    store.add_embeddings(&d, &p, &one).unwrap();
+    let r1 = store.embedding_revision(&d).unwrap();
+    assert!(r1 > r0);
+    // A removal that removes nothing is no change.
+    let ghost = PersonId::parse("nobody").unwrap();
+    store.remove_person_embeddings(&d, &ghost).unwrap();
+    assert_eq!(store.embedding_revision(&d).unwrap(), r1);
+    store.remove_person_embeddings(&d, &p).unwrap();
+    let r2 = store.embedding_revision(&d).unwrap();
+    assert!(r2 > r1);
+    // Another domain's change moves the global counter, not this domain's.
+    store.create_domain(NewDomain::named("greece")).unwrap();
+    assert_eq!(store.embedding_revision(&d).unwrap(), r2);
+}

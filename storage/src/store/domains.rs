@@ -424,6 +424,7 @@ fn purge_rows(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<()> {
             t.remove((d, id))?;
         }
     }
+    super::embeddings::bump_revision(txn, d)?;
     {
         let mut t = txn.open_table(EMBEDDINGS_BY_PERSON)?;
         let keys: Vec<(String, u64)> =

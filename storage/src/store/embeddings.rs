@@ -95,7 +95,29 @@ fn validate(vector: &[f32]) -> StorageResult<()> {
     Ok(())
 }
 
+/// Records that `domain`'s embeddings changed in this transaction.
+pub(crate) fn bump_revision(txn: &redb::WriteTransaction, domain: &str) -> StorageResult<u64> {
+    let mut meta = txn.open_table(META)?;
+    let next = meta
+        .get(META_EMBEDDING_REVISION)?
+        .map(|v| v.value())
+        .unwrap_or(0)
+        + 1;
+    meta.insert(META_EMBEDDING_REVISION, next)?;
+    txn.open_table(EMBEDDING_REVISIONS)?.insert(domain, next)?;
+    Ok(next)
+}
+
 impl Store {
+    /// The revision of a domain's embeddings: it changes with every add or
+    /// removal and never repeats (0 = never changed). An index dump is valid
+    /// only for the revision it was made at.
+    pub fn embedding_revision(&self, domain: &DomainCode) -> StorageResult<u64> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(EMBEDDING_REVISIONS)?;
+        Ok(table.get(domain.as_str())?.map(|v| v.value()).unwrap_or(0))
+    }
+
     /// Adds a person's embeddings in one transaction; returns their ids.
     /// The person must exist in the domain.
     pub fn add_embeddings(
@@ -135,6 +157,7 @@ impl Store {
             }
             meta.insert(META_NEXT_EMBEDDING_ID, next)?;
         }
+        bump_revision(&txn, d)?;
         txn.commit()?;
         Ok(ids)
     }
@@ -160,21 +183,38 @@ impl Store {
             }
             ids.len() as u64
         };
+        if removed > 0 {
+            bump_revision(&txn, d)?;
+        }
         txn.commit()?;
         Ok(removed)
     }
 
     /// Every embedding of a domain, by id (what an index is built from).
     pub fn domain_embeddings(&self, domain: &DomainCode) -> StorageResult<Vec<Embedding>> {
+        Ok(self.domain_embeddings_at_revision(domain)?.1)
+    }
+
+    /// Every embedding of a domain with the revision they are the state of,
+    /// read in one transaction (what an index rebuild starts from).
+    pub fn domain_embeddings_at_revision(
+        &self,
+        domain: &DomainCode,
+    ) -> StorageResult<(u64, Vec<Embedding>)> {
         let d = domain.as_str();
         let txn = self.db.begin_read()?;
+        let revision = txn
+            .open_table(EMBEDDING_REVISIONS)?
+            .get(d)?
+            .map(|v| v.value())
+            .unwrap_or(0);
         let table = txn.open_table(EMBEDDINGS)?;
         let mut out = Vec::new();
         for item in table.range((d, 0u64)..=(d, u64::MAX))? {
             let (k, v) = item?;
             out.push(decode(d, k.value().1, v.value())?);
         }
-        Ok(out)
+        Ok((revision, out))
     }
 
     /// A person's embeddings, by id.

@@ -86,6 +86,7 @@ impl Store {
             txn.open_table(BATCHES)?;
             txn.open_table(EMBEDDINGS)?;
             txn.open_table(EMBEDDINGS_BY_PERSON)?;
+            txn.open_table(EMBEDDING_REVISIONS)?;
         }
         txn.commit()?;
         Ok(())

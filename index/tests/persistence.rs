@@ -1,0 +1,225 @@
+//! Index dumps on disk: reuse when consistent, rebuild when missing, stale
+//! or corrupt, and background rebuilds once removals pile up.
+
+use std::sync::Arc;
+
+use facerec_index::*;
+use facerec_storage::*;
+
+fn code(s: &str) -> DomainCode {
+    DomainCode::parse(s).unwrap()
+}
+
+/// A unit-length pseudo-random vector (a splitmix stream from `seed`).
+fn vector(seed: u64) -> Vec<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1);
+    let v: Vec<f32> = (0..EMBEDDING_DIM)
+        .map(|_| {
+            x ^= x >> 30;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 27;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect();
+    let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    v.into_iter().map(|a| a / norm).collect()
+}
+
+/// `people` people with 3 embeddings each, near their own centre.
+fn enrol(store: &Store, d: &DomainCode, people: std::ops::Range<u64>) {
+    for p in people {
+        let id = PersonId::parse(&format!("person_{p}")).unwrap();
+        store
+            .upsert_person(
+                d,
+                NewPerson {
+                    id: id.clone(),
+                    display_name: format!("Person {p}"),
+                    status: PersonStatus::Production,
+                    wikidata_id: None,
+                    country: None,
+                    occupations: vec![],
+                    sitelinks: None,
+                },
+            )
+            .unwrap();
+        let centre = vector(p);
+        let new: Vec<NewEmbedding> = (0..3)
+            .map(|k| NewEmbedding {
+                image_id: None,
+                vector: centre
+                    .iter()
+                    .zip(vector(10_000 + p * 3 + k))
+                    .map(|(c, n)| c + 0.02 * n)
+                    .collect(),
+            })
+            .collect();
+        store.add_embeddings(d, &id, &new).unwrap();
+    }
+}
+
+fn options() -> IndexOptions {
+    IndexOptions::new(SearchParams::with_threshold(0.6))
+}
+
+fn found(set: &IndexSet, d: &DomainCode, p: u64) -> Option<PersonId> {
+    set.search(d, &vector(p)).unwrap().best.map(|m| m.person)
+}
+
+fn person(p: u64) -> PersonId {
+    PersonId::parse(&format!("person_{p}")).unwrap()
+}
+
+fn generation_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let dir = root.join("index/serbia");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    dir.join(manifest["generation"].as_str().unwrap())
+}
+
+#[test]
+fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
+    let root = tempfile::tempdir().unwrap();
+    let d = code("serbia");
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        store.create_domain(NewDomain::named("serbia")).unwrap();
+        enrol(&store, &d, 0..200);
+        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        assert_eq!(
+            reports[0].source,
+            IndexSource::Rebuilt(DumpProblem::Missing)
+        );
+        assert_eq!(found(&set, &d, 7), Some(person(7)));
+    }
+    // Restart: the dump is used as is.
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        assert_eq!(reports[0].source, IndexSource::Dump);
+        assert_eq!(reports[0].embeddings, 600);
+        for p in [0, 99, 199] {
+            assert_eq!(found(&set, &d, p), Some(person(p)));
+        }
+        assert_eq!(found(&set, &d, 5_000), None, "a stranger is unknown");
+    }
+    // Flip one byte of the graph's data file: detected, rebuilt, correct.
+    let data = generation_dir(root.path()).join("graph.hnsw.data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&data, &bytes).unwrap();
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        assert!(
+            matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "graph.hnsw.data"),
+            "{:?}",
+            reports[0].source
+        );
+        assert_eq!(found(&set, &d, 42), Some(person(42)));
+    }
+    // The rebuild saved a fresh dump; a truncated points file is caught too.
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        let (_, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        assert_eq!(reports[0].source, IndexSource::Dump);
+    }
+    let points = generation_dir(root.path()).join("points.bin");
+    let len = std::fs::metadata(&points).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&points)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    std::fs::write(root.path().join("index/serbia/manifest.json.tmp"), b"{").unwrap();
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        assert!(
+            matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "points.bin"),
+            "{:?}",
+            reports[0].source
+        );
+        assert_eq!(set.get(&d).unwrap().len(), 600);
+    }
+    // A garbage manifest is a clear reason too, never a panic.
+    std::fs::write(root.path().join("index/serbia/manifest.json"), b"not json").unwrap();
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    let (_, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+    assert!(
+        matches!(
+            &reports[0].source,
+            IndexSource::Rebuilt(DumpProblem::BadManifest(_))
+        ),
+        "{:?}",
+        reports[0].source
+    );
+}
+
+#[test]
+fn removals_past_the_threshold_rebuild_the_graph_in_the_background() {
+    let root = tempfile::tempdir().unwrap();
+    let d = code("serbia");
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    enrol(&store, &d, 0..100);
+    let mut opts = options();
+    opts.rebuild_min_tombstones = 30;
+    opts.rebuild_tombstone_ratio = 0.1;
+    let (set, _) = IndexSet::open(store.clone(), &[d.clone()], opts).unwrap();
+    // Nine removals (27 points) stay tombstones.
+    for p in 0..9 {
+        store.remove_person_embeddings(&d, &person(p)).unwrap();
+        let revision = store.embedding_revision(&d).unwrap();
+        set.apply(&d, revision, &[], &[person(p)]).unwrap();
+        assert_eq!(found(&set, &d, p), None, "person_{p} removed");
+    }
+    set.wait_for_rebuilds();
+    assert_eq!(set.get(&d).unwrap().tombstones(), 27);
+    // The tenth (30 ≥ 30 and 10% of 300) triggers the rebuild.
+    store.remove_person_embeddings(&d, &person(9)).unwrap();
+    let revision = store.embedding_revision(&d).unwrap();
+    set.apply(&d, revision, &[], &[person(9)]).unwrap();
+    set.wait_for_rebuilds();
+    let index = set.get(&d).unwrap();
+    assert_eq!((index.tombstones(), index.len()), (0, 270));
+    for p in 0..10 {
+        assert_eq!(found(&set, &d, p), None, "person_{p} stays removed");
+    }
+    assert_eq!(found(&set, &d, 50), Some(person(50)));
+    // The rebuilt index was saved: a restart loads it without rebuilding.
+    drop(set);
+    let (set, reports) = IndexSet::open(store, &[d.clone()], opts).unwrap();
+    assert_eq!(reports[0].source, IndexSource::Dump);
+    assert_eq!(found(&set, &d, 3), None);
+}
+
+#[test]
+fn added_embeddings_are_searchable_and_unknown_domains_are_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let d = code("serbia");
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    store.create_domain(NewDomain::named("greece")).unwrap();
+    enrol(&store, &d, 0..10);
+    let (set, _) = IndexSet::open(store.clone(), &[d.clone()], options()).unwrap();
+    assert_eq!(found(&set, &d, 11), None);
+    enrol(&store, &d, 11..12);
+    let added = store.person_embeddings(&d, &person(11)).unwrap();
+    let revision = store.embedding_revision(&d).unwrap();
+    set.apply(&d, revision, &added, &[]).unwrap();
+    assert_eq!(found(&set, &d, 11), Some(person(11)));
+    let greece = code("greece");
+    assert!(matches!(
+        set.search(&greece, &vector(1)),
+        Err(IndexError::NotServed(_))
+    ));
+    assert!(matches!(
+        set.apply(&greece, 1, &[], &[]),
+        Err(IndexError::NotServed(_))
+    ));
+    // Unknown domains cannot be opened at all.
+    assert!(IndexSet::open(store, &[code("atlantis")], options()).is_err());
+}
