@@ -85,7 +85,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
         let store = Arc::new(Store::open(root.path()).unwrap());
         store.create_domain(NewDomain::named("serbia")).unwrap();
         enrol(&store, &d, 0..200);
-        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert_eq!(
             reports[0].source,
             IndexSource::Rebuilt(DumpProblem::Missing)
@@ -95,7 +95,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
     // Restart: the dump is used as is.
     {
         let store = Arc::new(Store::open(root.path()).unwrap());
-        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert_eq!(reports[0].source, IndexSource::Dump);
         assert_eq!(reports[0].embeddings, 600);
         for p in [0, 99, 199] {
@@ -111,7 +111,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
     std::fs::write(&data, &bytes).unwrap();
     {
         let store = Arc::new(Store::open(root.path()).unwrap());
-        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert!(
             matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "graph.hnsw.data"),
             "{:?}",
@@ -122,7 +122,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
     // The rebuild saved a fresh dump; a truncated points file is caught too.
     {
         let store = Arc::new(Store::open(root.path()).unwrap());
-        let (_, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        let (_, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert_eq!(reports[0].source, IndexSource::Dump);
     }
     let points = generation_dir(root.path()).join("points.bin");
@@ -136,7 +136,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
     std::fs::write(root.path().join("index/serbia/manifest.json.tmp"), b"{").unwrap();
     {
         let store = Arc::new(Store::open(root.path()).unwrap());
-        let (set, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+        let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert!(
             matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "points.bin"),
             "{:?}",
@@ -147,7 +147,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
     // A garbage manifest is a clear reason too, never a panic.
     std::fs::write(root.path().join("index/serbia/manifest.json"), b"not json").unwrap();
     let store = Arc::new(Store::open(root.path()).unwrap());
-    let (_, reports) = IndexSet::open(store, &[d.clone()], options()).unwrap();
+    let (_, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
     assert!(
         matches!(
             &reports[0].source,

@@ -181,14 +181,10 @@ mod tests {
             decode_image(b"", &limits),
             Err(VisionError::Empty)
         ));
-        let text = decode_image(b"hello, this is not an image", &limits)
-            .err()
-            .expect("refused");
+        let text = decode_image(b"hello, this is not an image", &limits).expect_err("refused");
         assert!(matches!(text, VisionError::NotAnImage { .. }), "{text}");
         let png = png_bytes(64, 64, image::ColorType::Rgb8);
-        let truncated = decode_image(&png[..png.len() / 2], &limits)
-            .err()
-            .expect("refused");
+        let truncated = decode_image(&png[..png.len() / 2], &limits).expect_err("refused");
         assert!(
             matches!(
                 truncated,
@@ -220,9 +216,7 @@ mod tests {
         png[20..24].copy_from_slice(&30000u32.to_be_bytes());
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
-        let err = decode_image(&png, &DecodeLimits::default())
-            .err()
-            .expect("refused");
+        let err = decode_image(&png, &DecodeLimits::default()).expect_err("refused");
         assert!(
             matches!(
                 err,

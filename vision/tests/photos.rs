@@ -106,9 +106,7 @@ fn truncated_and_foreign_files_get_specific_errors() {
     let jpeg = std::fs::read(samples().join("img12.jpg")).unwrap();
     let limits = DecodeLimits::default();
     for cut in [jpeg.len() / 3, jpeg.len() - 2, 700] {
-        let err = decode_image(&jpeg[..cut], &limits)
-            .err()
-            .expect("a truncated JPEG is refused");
+        let err = decode_image(&jpeg[..cut], &limits).expect_err("a truncated JPEG is refused");
         assert!(
             matches!(err, VisionError::Truncated { .. }),
             "cut at {cut}: {err}"
@@ -118,9 +116,7 @@ fn truncated_and_foreign_files_get_specific_errors() {
         .err()
         .unwrap();
     assert!(err.to_string().contains("JPEG"), "{err}");
-    let err = decode_image(b"%PDF-1.4 not a photo", &limits)
-        .err()
-        .expect("refused");
+    let err = decode_image(b"%PDF-1.4 not a photo", &limits).expect_err("refused");
     assert!(
         err.to_string().contains("25 50 44 46"),
         "names the magic bytes: {err}"

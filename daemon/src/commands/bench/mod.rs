@@ -2,6 +2,7 @@
 //! Build with `--release`; debug numbers mean nothing.
 
 mod accuracy;
+mod index;
 mod vision;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
@@ -18,6 +19,12 @@ pub fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Accuracy { faces } => accuracy::run(config, &faces),
         BenchCommand::Vision { faces, iterations } => vision::run(config, &faces, iterations),
+        BenchCommand::Index {
+            sizes,
+            queries,
+            ef,
+            mixed,
+        } => index::run(&sizes, queries, ef, mixed),
     }
 }
 

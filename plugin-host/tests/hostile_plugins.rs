@@ -1,0 +1,125 @@
+//! Untrusted code: each misbehaviour becomes an error naming the plugin, and
+//! the host keeps serving the next call.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use facerec_plugin_host::{PluginError, PluginErrorKind, PluginHost, PluginLimits};
+
+fn run(host: &PluginHost, mode: &str, url: &str) -> Result<Vec<String>, PluginError> {
+    let config = format!(r#"{{"mode": "{mode}", "url": "{url}"}}"#);
+    host.generate(
+        "hostile-test",
+        &grants(&["http://127.0.0.1:9/allowed/"]),
+        &query(&config),
+    )
+    .map(|cs| cs.into_iter().map(|c| c.name).collect())
+}
+
+/// After any failure the same host still runs a well-behaved plugin.
+fn still_serves(host: &PluginHost) {
+    let csv = r#"{"csv": "name,country,occupations\nAna,RS,actor\n"}"#;
+    let got = host
+        .generate("csv-source", &grants(&[]), &query(csv))
+        .unwrap();
+    assert_eq!(got[0].name, "Ana");
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let dir = plugins_dir();
+    let limits = PluginLimits {
+        deadline: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let host = host(dir.path(), limits);
+    let started = Instant::now();
+    let err = run(&host, "spin", "").unwrap_err();
+    assert_eq!(err.plugin, "hostile-test");
+    assert!(matches!(err.kind, PluginErrorKind::Deadline(_)), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    still_serves(&host);
+}
+
+#[test]
+fn a_gigabyte_allocation_is_trapped_at_the_memory_cap() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "allocate", "").unwrap_err();
+    match err.kind {
+        PluginErrorKind::Memory { requested, cap } => {
+            assert_eq!(cap, PluginLimits::default().memory_bytes);
+            assert!(requested > cap);
+        }
+        other => panic!("expected a memory error, got {other}"),
+    }
+    still_serves(&host);
+}
+
+#[test]
+fn a_request_outside_the_allowlist_is_denied() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "fetch", "http://169.254.169.254/latest/meta-data/").unwrap_err();
+    assert!(matches!(err.kind, PluginErrorKind::Failed(_)), "{err}");
+    assert!(err.to_string().contains("Denied"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not on this domain's http_allowlist"),
+        "{err}"
+    );
+    still_serves(&host);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "panic", "").unwrap_err();
+    assert!(matches!(err.kind, PluginErrorKind::Trap(_)), "{err}");
+    assert!(err.to_string().contains("panicked on purpose"), "{err}");
+    still_serves(&host);
+}
+
+#[test]
+fn a_hundred_megabyte_output_is_refused() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "huge-output", "").unwrap_err();
+    match err.kind {
+        PluginErrorKind::OutputTooLarge { bytes, cap } => {
+            assert!(bytes >= 100 << 20, "{bytes}");
+            assert_eq!(cap, PluginLimits::default().max_output_bytes);
+        }
+        other => panic!("expected an output error, got {other}"),
+    }
+    still_serves(&host);
+}
+
+#[test]
+fn invalid_candidates_are_refused_and_log_floods_are_capped() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "bad-data", "").unwrap_err();
+    assert!(
+        matches!(err.kind, PluginErrorKind::InvalidOutput(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("name must be"), "{err}");
+    assert_eq!(run(&host, "log-flood", "").unwrap(), ["Survivor"]);
+}
+
+#[test]
+fn the_sandbox_grants_no_filesystem_and_no_environment() {
+    let dir = plugins_dir();
+    let host = host(dir.path(), PluginLimits::default());
+    let err = run(&host, "read-file", "").unwrap_err();
+    assert!(err.to_string().contains("filesystem refused"), "{err}");
+    assert_eq!(run(&host, "env", "").unwrap(), ["0 env vars"]);
+}
