@@ -83,6 +83,9 @@ pub struct Settings {
     /// Folder of the ONNX models and their SHA256SUMS [default: ./models, else the build's models/].
     #[arg(long, env = "FACEREC_MODELS_DIR", global = true, value_name = "DIR")]
     pub models_dir: Option<PathBuf>,
+    /// Folder of WASM candidate plugins [default: DATA_ROOT/plugins].
+    #[arg(long, env = "FACEREC_PLUGINS_DIR", global = true, value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -99,6 +102,7 @@ impl Settings {
             public_hosts: self.public_hosts.clone(),
             domains_file: self.domains_file.clone(),
             models_dir: self.models_dir.clone(),
+            plugins_dir: self.plugins_dir.clone(),
         }
     }
 }
@@ -127,6 +131,12 @@ pub enum Command {
     /// Detect, embed and compare faces in image files (JSON on stdout).
     #[command(subcommand)]
     Faces(FacesCommand),
+    /// Training on the hub's data root: candidates from plugins.
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// List the installed WASM plugins, or install the bundled ones.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
     /// Measure accuracy and speed; prints a table (use a release build).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -149,6 +159,35 @@ pub enum FacesCommand {
     },
     /// Distance between the largest faces of two images, and whether they are the same person.
     Compare { a: PathBuf, b: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Run the domain's source and filter plugins and store new candidates.
+    Candidates {
+        #[arg(long)]
+        domain: String,
+        /// Country (ISO 3166-1 alpha-2 or Wikidata item) [default: the domain's].
+        #[arg(long)]
+        country: Option<String>,
+        /// Occupation [default: the domain's].
+        #[arg(long)]
+        occupation: Option<String>,
+        /// Candidates per source.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print the full report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every plugin in the plugins folder: kind, size, sha256.
+    List,
+    /// Write the plugins bundled with this build into the plugins folder (missing ones only).
+    InstallBundled,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +221,11 @@ pub enum BenchCommand {
         /// Also compare one mixed 75,000 gallery with ten domains of 7,500.
         #[arg(long)]
         mixed: bool,
+    },
+    /// Plugin call overhead: instantiate and call the bundled plugins with 1,000 candidates.
+    Plugins {
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
     },
 }
 

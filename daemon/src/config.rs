@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use facerec_storage::DomainCode;
 use serde::{Deserialize, Serialize};
 
+use facerec_plugin_host::PluginLimits;
+
 use crate::auth::TokenConfig;
 
 /// The config file as written (every field optional).
@@ -24,6 +26,10 @@ pub struct FileConfig {
     pub public_hosts: Option<Vec<String>>,
     pub domains_file: Option<PathBuf>,
     pub models_dir: Option<PathBuf>,
+    pub plugins_dir: Option<PathBuf>,
+    /// Per-call limits of WASM plugins (see docs/configuration.md).
+    #[serde(default)]
+    pub plugin_limits: PluginLimits,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
 }
@@ -48,6 +54,7 @@ pub struct Overrides {
     pub public_hosts: Option<Vec<String>>,
     pub domains_file: Option<PathBuf>,
     pub models_dir: Option<PathBuf>,
+    pub plugins_dir: Option<PathBuf>,
 }
 
 /// The effective, validated configuration.
@@ -64,6 +71,10 @@ pub struct Config {
     pub domains_file: Option<PathBuf>,
     /// ONNX models and their SHA256SUMS.
     pub models_dir: PathBuf,
+    /// Candidate plugins (`{name}.wasm`); the hub installs the bundled ones
+    /// here when missing.
+    pub plugins_dir: PathBuf,
+    pub plugin_limits: PluginLimits,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -107,11 +118,18 @@ impl Config {
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
             bail!("token name {:?} is used twice in the config", w[0]);
         }
+        let data_root = over
+            .data_root
+            .or(file.data_root)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_ROOT));
+        let plugins_dir = over
+            .plugins_dir
+            .or(file.plugins_dir)
+            .unwrap_or_else(|| data_root.join("plugins"));
         Ok(Self {
-            data_root: over
-                .data_root
-                .or(file.data_root)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_ROOT)),
+            data_root,
+            plugins_dir,
+            plugin_limits: file.plugin_limits,
             listen: over
                 .listen
                 .or(file.listen)

@@ -14,5 +14,6 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod hub;
 pub mod node;
 pub mod server;

@@ -97,7 +97,22 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         bootstrap_token_file = Some(path);
     }
 
+    let plugins = if role == Role::Hub {
+        match facerec_plugin_host::bundled::install_missing(&config.plugins_dir) {
+            Ok(written) if !written.is_empty() => {
+                tracing::info!(dir = %config.plugins_dir.display(),
+                plugins = ?written, "installed the bundled plugins")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(dir = %config.plugins_dir.display(),
+                "cannot install the bundled plugins: {e}"),
+        }
+        Some(Arc::new(crate::commands::train::plugin_host(config)?))
+    } else {
+        None
+    };
     let state = AppState {
+        plugins,
         store,
         tokens: Arc::new(TokenTable::from_config(&tokens)?),
         node: Arc::new(node),

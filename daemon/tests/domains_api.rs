@@ -252,6 +252,7 @@ async fn delete_with_people_needs_purge() {
                     country: Some("GR".into()),
                     occupations: vec!["basketball player".into()],
                     sitelinks: Some(90),
+                    image_urls: vec![],
                 },
             )
             .unwrap();

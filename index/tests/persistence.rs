@@ -40,6 +40,7 @@ fn enrol(store: &Store, d: &DomainCode, people: std::ops::Range<u64>) {
                     country: None,
                     occupations: vec![],
                     sitelinks: None,
+                    image_urls: vec![],
                 },
             )
             .unwrap();
@@ -168,7 +169,7 @@ fn removals_past_the_threshold_rebuild_the_graph_in_the_background() {
     let mut opts = options();
     opts.rebuild_min_tombstones = 30;
     opts.rebuild_tombstone_ratio = 0.1;
-    let (set, _) = IndexSet::open(store.clone(), &[d.clone()], opts).unwrap();
+    let (set, _) = IndexSet::open(store.clone(), std::slice::from_ref(&d), opts).unwrap();
     // Nine removals (27 points) stay tombstones.
     for p in 0..9 {
         store.remove_person_embeddings(&d, &person(p)).unwrap();
@@ -191,7 +192,7 @@ fn removals_past_the_threshold_rebuild_the_graph_in_the_background() {
     assert_eq!(found(&set, &d, 50), Some(person(50)));
     // The rebuilt index was saved: a restart loads it without rebuilding.
     drop(set);
-    let (set, reports) = IndexSet::open(store, &[d.clone()], opts).unwrap();
+    let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), opts).unwrap();
     assert_eq!(reports[0].source, IndexSource::Dump);
     assert_eq!(found(&set, &d, 3), None);
 }
@@ -204,7 +205,7 @@ fn added_embeddings_are_searchable_and_unknown_domains_are_errors() {
     store.create_domain(NewDomain::named("serbia")).unwrap();
     store.create_domain(NewDomain::named("greece")).unwrap();
     enrol(&store, &d, 0..10);
-    let (set, _) = IndexSet::open(store.clone(), &[d.clone()], options()).unwrap();
+    let (set, _) = IndexSet::open(store.clone(), std::slice::from_ref(&d), options()).unwrap();
     assert_eq!(found(&set, &d, 11), None);
     enrol(&store, &d, 11..12);
     let added = store.person_embeddings(&d, &person(11)).unwrap();

@@ -58,6 +58,7 @@ fn enrol(store: &Store, domain: &str, who: &str, vectors: &[&Vec<f32>]) {
                 country: None,
                 occupations: vec![],
                 sitelinks: None,
+                image_urls: vec![],
             },
         )
         .unwrap();

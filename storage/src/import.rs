@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::code::DomainCode;
 use crate::error::{StorageError, StorageResult};
-use crate::model::{DatasetLink, Domain, DomainPatch, NewDomain, SearchMode};
+use crate::model::{DatasetLink, Domain, DomainPatch, NewDomain, PluginSettings, SearchMode};
 use crate::schema::{DOMAIN_DATASETS, DOMAINS};
 use crate::store::Store;
 
@@ -46,6 +46,8 @@ pub struct DomainConfigEntry {
     #[serde(default)]
     pub inherit_from: Vec<String>,
     pub filter: Option<String>,
+    #[serde(default)]
+    pub plugins: PluginSettings,
     pub is_active: Option<bool>,
 }
 
@@ -91,6 +93,7 @@ impl DomainConfigEntry {
             search_priority: self.search_priority,
             search_mode: self.search_mode.unwrap_or_default(),
             filter: self.filter.clone(),
+            plugins: self.plugins.clone(),
             is_active: self.is_active.unwrap_or(true),
         }
     }
@@ -106,6 +109,7 @@ impl DomainConfigEntry {
             search_priority: Some(target.search_priority),
             search_mode: Some(target.search_mode),
             filter: Some(target.filter.unwrap_or_default()),
+            plugins: Some(target.plugins),
             is_active: Some(target.is_active),
         })
     }

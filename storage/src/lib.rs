@@ -22,7 +22,8 @@ pub use import::{DomainConfigEntry, DomainConfigFile, ImportReport};
 pub use layout::Layout;
 pub use model::{
     BatchKind, BatchMeta, DatasetLink, Domain, DomainPatch, DomainStats, DomainSummary, Image,
-    ImageSource, ImageStatus, NewDomain, NewImage, NewPerson, Person, PersonStatus, SearchMode,
+    ImageSource, ImageStatus, NewDomain, NewImage, NewPerson, Person, PersonStatus, PluginRef,
+    PluginSettings, SearchMode,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{DatasetGraph, EMBEDDING_DIM, Embedding, NewEmbedding, Store};

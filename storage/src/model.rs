@@ -37,6 +37,9 @@ pub struct Domain {
     pub search_mode: SearchMode,
     /// Candidate filter expression, e.g. `sitelinks >= 50`.
     pub filter: Option<String>,
+    /// Candidate plugins this domain runs and what they may reach.
+    #[serde(default)]
+    pub plugins: PluginSettings,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -60,6 +63,8 @@ pub struct NewDomain {
     #[serde(default)]
     pub search_mode: SearchMode,
     pub filter: Option<String>,
+    #[serde(default)]
+    pub plugins: PluginSettings,
     #[serde(default = "default_true")]
     pub is_active: bool,
 }
@@ -79,6 +84,7 @@ impl NewDomain {
             search_priority: 0,
             search_mode: SearchMode::FirstMatch,
             filter: None,
+            plugins: PluginSettings::default(),
             is_active: true,
         }
     }
@@ -104,6 +110,7 @@ impl NewDomain {
             search_priority: self.search_priority,
             search_mode: self.search_mode,
             filter: self.filter.map(validate_filter).transpose()?,
+            plugins: self.plugins.validated()?,
             is_active: self.is_active,
             created_at: now,
             updated_at: now,
@@ -123,6 +130,8 @@ pub struct DomainPatch {
     pub search_priority: Option<i32>,
     pub search_mode: Option<SearchMode>,
     pub filter: Option<String>,
+    /// Replaces the plugin settings as a whole.
+    pub plugins: Option<PluginSettings>,
     pub is_active: Option<bool>,
 }
 
@@ -158,6 +167,9 @@ impl DomainPatch {
             } else {
                 Some(validate_filter(filter)?)
             };
+        }
+        if let Some(plugins) = self.plugins {
+            domain.plugins = plugins.validated()?;
         }
         if let Some(active) = self.is_active {
             domain.is_active = active;
@@ -252,6 +264,90 @@ fn validate_filter(filter: String) -> StorageResult<String> {
     Ok(f.to_string())
 }
 
+/// A plugin and its configuration for one domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PluginRef {
+    /// The plugin's file name without `.wasm`, e.g. `wikidata-source`.
+    #[schema(example = "wikidata-source")]
+    pub name: String,
+    /// Passed to the plugin as JSON text; `{}` when absent.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Which candidate plugins a domain runs, in order, and the URLs they may
+/// fetch. A domain with a `filter` expression and no filters listed runs the
+/// bundled `sitelinks-filter` with that expression.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginSettings {
+    pub sources: Vec<PluginRef>,
+    pub filters: Vec<PluginRef>,
+    /// URL prefixes the domain's plugins (and image downloads) may GET, e.g.
+    /// `https://query.wikidata.org/sparql`, `https://*.wikimedia.org/`.
+    pub http_allowlist: Vec<String>,
+}
+
+const MAX_PLUGIN_CONFIG_BYTES: usize = 256 * 1024;
+
+impl PluginSettings {
+    fn validated(self) -> StorageResult<Self> {
+        for p in self.sources.iter().chain(&self.filters) {
+            let ok_name = !p.name.is_empty()
+                && p.name.len() <= 64
+                && p.name.as_bytes()[0].is_ascii_alphanumeric()
+                && p.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !ok_name {
+                return Err(invalid(
+                    "plugins",
+                    format!(
+                        "plugin name {:?} must be 1-64 of a-z, 0-9, '-', '_'",
+                        p.name
+                    ),
+                ));
+            }
+            if !p.config.is_object() {
+                return Err(invalid(
+                    "plugins",
+                    format!("the config of plugin {:?} must be a JSON object", p.name),
+                ));
+            }
+            if p.config.to_string().len() > MAX_PLUGIN_CONFIG_BYTES {
+                return Err(invalid(
+                    "plugins",
+                    format!("the config of plugin {:?} is over 256 KiB", p.name),
+                ));
+            }
+        }
+        for url in &self.http_allowlist {
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            let rest = url.split_once("://").map_or("", |(_, r)| r);
+            let host = rest.split('/').next().unwrap_or("");
+            if !scheme_ok
+                || host.is_empty()
+                || host.contains('@')
+                || url.chars().any(char::is_whitespace)
+            {
+                return Err(invalid(
+                    "plugins",
+                    format!(
+                        "http_allowlist entry {url:?} must be an http(s) URL prefix with a host"
+                    ),
+                ));
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// One inherited dataset of a domain. Lower priority numbers are searched
 /// first, after the domain's own data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -331,6 +427,10 @@ pub struct Person {
     pub country: Option<String>,
     pub occupations: Vec<String>,
     pub sitelinks: Option<u32>,
+    /// Photo URLs proposed for the person (by a candidate source), to be
+    /// downloaded by image acquisition.
+    #[serde(default)]
+    pub image_urls: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -345,6 +445,7 @@ pub struct NewPerson {
     pub country: Option<String>,
     pub occupations: Vec<String>,
     pub sitelinks: Option<u32>,
+    pub image_urls: Vec<String>,
 }
 
 /// Where an image came from; stats count by it.

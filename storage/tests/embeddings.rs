@@ -19,6 +19,7 @@ fn setup() -> (tempfile::TempDir, Store, DomainCode, PersonId) {
                 country: Some("RS".into()),
                 occupations: vec![],
                 sitelinks: None,
+                image_urls: vec![],
             },
         )
         .unwrap();
@@ -116,6 +117,7 @@ fn removing_a_person_removes_only_their_embeddings() {
                 country: None,
                 occupations: vec![],
                 sitelinks: None,
+                image_urls: vec![],
             },
         )
         .unwrap();

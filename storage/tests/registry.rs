@@ -28,6 +28,7 @@ fn person(id: &str) -> NewPerson {
         country: Some("RS".into()),
         occupations: vec!["athlete".into()],
         sitelinks: Some(120),
+        image_urls: vec![],
     }
 }
 
@@ -361,4 +362,49 @@ fn import_is_atomic_and_idempotent() {
             .contains("cycle")
     );
     assert!(store.get_domain(&code("bosnia")).unwrap().is_none());
+}
+
+#[test]
+fn candidates_are_deduplicated_by_wikidata_id_and_keep_their_status() {
+    let (_dir, store) = open();
+    let d = code("serbia");
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    let with_item = |id: &str, q: &str, sitelinks: u32| NewPerson {
+        wikidata_id: Some(q.into()),
+        sitelinks: Some(sitelinks),
+        status: PersonStatus::Candidate,
+        ..person(id)
+    };
+    let first = store
+        .add_candidates(&d, vec![with_item("novak_djokovic", "Q5812", 100)])
+        .unwrap();
+    assert!(first[0].1, "new");
+    store
+        .set_person_status(
+            &d,
+            &PersonId::parse("novak_djokovic").unwrap(),
+            PersonStatus::Rejected,
+        )
+        .unwrap();
+    // Proposed again under another slug: the same person, still rejected,
+    // with the fresh sitelinks count.
+    let again = store
+        .add_candidates(
+            &d,
+            vec![
+                with_item("djokovic_novak", "Q5812", 150),
+                with_item("ana_ivanovic", "Q1", 80),
+            ],
+        )
+        .unwrap();
+    assert!(!again[0].1);
+    assert_eq!(again[0].0.id.as_str(), "novak_djokovic");
+    assert_eq!(again[0].0.status, PersonStatus::Rejected);
+    assert_eq!(again[0].0.sitelinks, Some(150));
+    assert!(again[1].1);
+    assert_eq!(store.list_people(&d, None).unwrap().len(), 2);
+    assert!(matches!(
+        store.add_candidates(&code("nowhere"), vec![]),
+        Err(StorageError::UnknownDomain(_))
+    ));
 }

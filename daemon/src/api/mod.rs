@@ -6,6 +6,7 @@ mod domains;
 mod extract;
 mod health;
 mod problem;
+mod training;
 
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub tokens: Arc<TokenTable>,
     pub node: Arc<NodeScope>,
     pub public_hosts: Arc<Vec<String>>,
+    /// The WASM plugin runtime; only a hub has one.
+    pub plugins: Option<Arc<facerec_plugin_host::PluginHost>>,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "domains", description = "The domain (tenant) registry"),
+        (name = "training", description = "The hub's training pipeline: candidates, images, review, batches"),
         (name = "operations", description = "Health and API description"),
     )
 )]
@@ -99,6 +103,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(domains::domain_stats))
         .routes(routes!(domains::get_datasets, domains::put_datasets))
+        .routes(routes!(training::generate_candidates))
         .routes(routes!(health::healthz))
 }
 

@@ -137,6 +137,7 @@ fn create(store: &Store, args: CreateDomainArgs) -> anyhow::Result<()> {
         search_priority: args.search_priority,
         search_mode: Default::default(),
         filter: args.filter,
+        plugins: Default::default(),
         is_active: true,
     })?;
     println!(

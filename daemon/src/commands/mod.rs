@@ -4,7 +4,9 @@
 mod bench;
 mod domains;
 pub mod faces;
+mod plugins;
 mod token;
+pub mod train;
 
 use anyhow::Context;
 
@@ -22,6 +24,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(cmd),
         Command::Faces(cmd) => faces::run(&config, cmd),
         Command::Bench(cmd) => bench::run(&config, cmd),
+        Command::Train(cmd) => train::run(&config, cmd),
+        Command::Plugins(cmd) => plugins::run(&config, cmd),
         Command::Config(ConfigCommand::Show) => {
             print!(
                 "{}",

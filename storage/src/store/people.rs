@@ -36,6 +36,58 @@ pub(crate) fn put_person(
     Ok(())
 }
 
+/// Adds or updates one person inside `txn` (see [`Store::upsert_person`]).
+fn upsert_in(
+    txn: &WriteTransaction,
+    domain: &DomainCode,
+    new: NewPerson,
+    now: chrono::DateTime<Utc>,
+) -> StorageResult<(Person, bool)> {
+    let existing: Option<Person> = {
+        let table = txn.open_table(PEOPLE)?;
+        let got = table.get((domain.as_str(), new.id.as_str()))?;
+        match got {
+            Some(v) => Some(decode("people", format!("{domain}/{}", new.id), v.value())?),
+            None => None,
+        }
+    };
+    let created = existing.is_none();
+    let previous_status = existing.as_ref().map(|p| p.status);
+    let person = match existing {
+        Some(mut p) => {
+            p.display_name = new.display_name;
+            p.wikidata_id = new.wikidata_id.or(p.wikidata_id);
+            p.country = new.country.or(p.country);
+            if !new.occupations.is_empty() {
+                p.occupations = new.occupations;
+            }
+            p.sitelinks = new.sitelinks.or(p.sitelinks);
+            for url in new.image_urls {
+                if !p.image_urls.contains(&url) {
+                    p.image_urls.push(url);
+                }
+            }
+            p.updated_at = now;
+            p
+        }
+        None => Person {
+            domain: domain.clone(),
+            id: new.id,
+            display_name: new.display_name,
+            status: new.status,
+            wikidata_id: new.wikidata_id,
+            country: new.country,
+            occupations: new.occupations,
+            sitelinks: new.sitelinks,
+            image_urls: new.image_urls,
+            created_at: now,
+            updated_at: now,
+        },
+    };
+    put_person(txn, &person, previous_status)?;
+    Ok((person, created))
+}
+
 impl Store {
     /// Adds a person, or updates the descriptive fields (name, wikidata id,
     /// country, occupations, sitelinks) of an existing one. An existing
@@ -46,49 +98,57 @@ impl Store {
         domain: &DomainCode,
         new: NewPerson,
     ) -> StorageResult<(Person, bool)> {
+        let txn = self.db.begin_write()?;
+        if read_domain(&txn.open_table(DOMAINS)?, domain)?.is_none() {
+            return Err(StorageError::UnknownDomain(domain.to_string()));
+        }
+        let out = upsert_in(&txn, domain, new, Utc::now())?;
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// Stores proposed candidates in one transaction, deduplicated by
+    /// wikidata id (a candidate whose item is already known updates that
+    /// person, whatever its slug) and else by person id. Known people keep
+    /// their status. Returns each stored person and whether it was new.
+    pub fn add_candidates(
+        &self,
+        domain: &DomainCode,
+        candidates: Vec<NewPerson>,
+    ) -> StorageResult<Vec<(Person, bool)>> {
         let now = Utc::now();
         let txn = self.db.begin_write()?;
         if read_domain(&txn.open_table(DOMAINS)?, domain)?.is_none() {
             return Err(StorageError::UnknownDomain(domain.to_string()));
         }
-        let existing: Option<Person> = {
+        let mut by_item: std::collections::HashMap<String, PersonId> = Default::default();
+        {
             let table = txn.open_table(PEOPLE)?;
-            let got = table.get((domain.as_str(), new.id.as_str()))?;
-            match got {
-                Some(v) => Some(decode("people", format!("{domain}/{}", new.id), v.value())?),
-                None => None,
-            }
-        };
-        let created = existing.is_none();
-        let previous_status = existing.as_ref().map(|p| p.status);
-        let person = match existing {
-            Some(mut p) => {
-                p.display_name = new.display_name;
-                p.wikidata_id = new.wikidata_id.or(p.wikidata_id);
-                p.country = new.country.or(p.country);
-                if !new.occupations.is_empty() {
-                    p.occupations = new.occupations;
+            let d = domain.as_str();
+            for row in table.range((d, "")..)? {
+                let (key, value) = row?;
+                if key.value().0 != d {
+                    break;
                 }
-                p.sitelinks = new.sitelinks.or(p.sitelinks);
-                p.updated_at = now;
-                p
+                let p: Person = decode("people", format!("{d}/{}", key.value().1), value.value())?;
+                if let Some(q) = p.wikidata_id {
+                    by_item.insert(q, p.id);
+                }
             }
-            None => Person {
-                domain: domain.clone(),
-                id: new.id,
-                display_name: new.display_name,
-                status: new.status,
-                wikidata_id: new.wikidata_id,
-                country: new.country,
-                occupations: new.occupations,
-                sitelinks: new.sitelinks,
-                created_at: now,
-                updated_at: now,
-            },
-        };
-        put_person(&txn, &person, previous_status)?;
+        }
+        let mut out = Vec::with_capacity(candidates.len());
+        for mut new in candidates {
+            if let Some(known) = new.wikidata_id.as_ref().and_then(|q| by_item.get(q)) {
+                new.id = known.clone();
+            }
+            let stored = upsert_in(&txn, domain, new, now)?;
+            if let Some(q) = &stored.0.wikidata_id {
+                by_item.insert(q.clone(), stored.0.id.clone());
+            }
+            out.push(stored);
+        }
         txn.commit()?;
-        Ok((person, created))
+        Ok(out)
     }
 
     pub fn get_person(&self, domain: &DomainCode, id: &PersonId) -> StorageResult<Option<Person>> {

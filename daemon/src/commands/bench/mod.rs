@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod index;
+mod plugins;
 mod vision;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
@@ -25,6 +26,7 @@ pub fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             ef,
             mixed,
         } => index::run(&sizes, queries, ef, mixed),
+        BenchCommand::Plugins { iterations } => plugins::run(iterations),
     }
 }
 

@@ -1,0 +1,324 @@
+//! Candidate generation: the domain's source plugins propose people, its
+//! filter plugins keep or drop them, and the survivors are stored as
+//! `candidate` people (deduplicated by wikidata id).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use facerec_plugin_host::{
+    Allowlist, Candidate, Grants, PluginError, PluginHost, PluginKind, Query,
+};
+use facerec_storage::{
+    Domain, DomainCode, NewPerson, PersonStatus, PluginRef, StorageError, Store,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::slug::person_id;
+
+/// The filter run for a domain's `filter` expression when it lists no
+/// filter plugins.
+pub const EXPRESSION_FILTER: &str = "sitelinks-filter";
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 5000;
+
+/// What to generate; unset fields come from the domain.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct CandidateRequest {
+    /// ISO 3166-1 alpha-2 code or Wikidata item; defaults to the domain's `default_country`.
+    pub country: Option<String>,
+    /// One occupation; defaults to the domain's `default_occupations`.
+    pub occupation: Option<String>,
+    /// At most this many candidates per source (default 100, max 5000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PluginRun {
+    pub plugin: String,
+    #[schema(value_type = String, example = "source")]
+    pub kind: PluginKind,
+    pub elapsed_ms: f64,
+    /// Candidates the plugin received (filters) or 0 (sources).
+    pub input: usize,
+    /// Candidates it returned (sources) or kept (filters).
+    pub output: usize,
+    /// Set when the plugin failed; a failed source is skipped.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct StageCounts {
+    /// Returned by all sources together.
+    pub generated: usize,
+    /// Left after merging duplicates across sources (same wikidata id or id).
+    pub unique: usize,
+    /// Kept by every filter.
+    pub kept: usize,
+    pub dropped: usize,
+    /// Stored as new people.
+    pub new: usize,
+    /// Already known to the domain (their status is kept).
+    pub known: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CandidateView {
+    pub person_id: String,
+    pub name: String,
+    pub wikidata_id: Option<String>,
+    pub country: Option<String>,
+    pub occupations: Vec<String>,
+    pub sitelinks: Option<u32>,
+    pub image_urls: Vec<String>,
+    /// The person's status in the domain (`candidate` unless already reviewed).
+    pub status: PersonStatus,
+    /// Whether this run added the person.
+    pub new: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DroppedCandidate {
+    pub name: String,
+    pub wikidata_id: Option<String>,
+    pub filter: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CandidateReport {
+    pub domain: String,
+    pub country: Option<String>,
+    pub occupations: Vec<String>,
+    pub counts: StageCounts,
+    pub plugins: Vec<PluginRun>,
+    pub candidates: Vec<CandidateView>,
+    pub dropped: Vec<DroppedCandidate>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CandidateError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("domain '{0}' has no candidate sources configured (set plugins.sources)")]
+    NoSources(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("every source failed; first: {0}")]
+    AllSourcesFailed(PluginError),
+    #[error(transparent)]
+    Filter(PluginError),
+}
+
+/// The domain's filter plugins: listed ones, else its `filter` expression.
+fn filters_of(domain: &Domain) -> Vec<PluginRef> {
+    if !domain.plugins.filters.is_empty() {
+        return domain.plugins.filters.clone();
+    }
+    domain
+        .filter
+        .iter()
+        .map(|expression| PluginRef {
+            name: EXPRESSION_FILTER.into(),
+            config: serde_json::json!({ "expression": expression }),
+        })
+        .collect()
+}
+
+fn query_for(domain: &Domain, req: &CandidateRequest, config: &serde_json::Value) -> Query {
+    Query {
+        domain: domain.domain_code.to_string(),
+        country: req
+            .country
+            .clone()
+            .or_else(|| domain.default_country.clone()),
+        occupations: match &req.occupation {
+            Some(o) => vec![o.clone()],
+            None => domain.default_occupations.clone(),
+        },
+        limit: req.limit.unwrap_or(DEFAULT_LIMIT),
+        config: config.to_string(),
+    }
+}
+
+fn key_of(c: &Candidate) -> String {
+    c.wikidata_id
+        .clone()
+        .unwrap_or_else(|| format!("name:{}", c.name.trim().to_lowercase()))
+}
+
+/// Runs the whole stage for `code`. Blocking: call from a blocking thread.
+pub fn generate(
+    store: &Store,
+    host: &PluginHost,
+    code: &DomainCode,
+    req: &CandidateRequest,
+) -> Result<CandidateReport, CandidateError> {
+    if req.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
+        return Err(CandidateError::InvalidRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let domain = store.domain(code)?;
+    if domain.plugins.sources.is_empty() {
+        return Err(CandidateError::NoSources(code.to_string()));
+    }
+    let allow =
+        Allowlist::parse(&domain.plugins.http_allowlist).map_err(CandidateError::InvalidRequest)?;
+    let grants = Grants {
+        domain: code.to_string(),
+        http: Arc::new(allow),
+    };
+    let base_query = query_for(&domain, req, &serde_json::Value::Null);
+    let mut runs = Vec::new();
+    let mut counts = StageCounts::default();
+
+    let mut merged: Vec<Candidate> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut first_error = None;
+    for source in &domain.plugins.sources {
+        let started = Instant::now();
+        let result = host.generate(
+            &source.name,
+            &grants,
+            &query_for(&domain, req, &source.config),
+        );
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+        match result {
+            Ok(found) => {
+                runs.push(PluginRun {
+                    plugin: source.name.clone(),
+                    kind: PluginKind::Source,
+                    elapsed_ms,
+                    input: 0,
+                    output: found.len(),
+                    error: None,
+                });
+                counts.generated += found.len();
+                for c in found {
+                    if seen.insert(key_of(&c)) {
+                        merged.push(c);
+                    }
+                }
+            }
+            Err(e) => {
+                runs.push(PluginRun {
+                    plugin: source.name.clone(),
+                    kind: PluginKind::Source,
+                    elapsed_ms,
+                    input: 0,
+                    output: 0,
+                    error: Some(e.to_string()),
+                });
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error
+        && runs.iter().all(|r| r.error.is_some())
+    {
+        return Err(CandidateError::AllSourcesFailed(e));
+    }
+    counts.unique = merged.len();
+
+    let mut dropped = Vec::new();
+    for filter in filters_of(&domain) {
+        let started = Instant::now();
+        let input = merged.len();
+        let decisions = host
+            .filter(
+                &filter.name,
+                &grants,
+                &query_for(&domain, req, &filter.config),
+                &merged,
+            )
+            .map_err(CandidateError::Filter)?;
+        let mut kept = Vec::with_capacity(merged.len());
+        for (c, d) in merged.into_iter().zip(decisions) {
+            if d.keep {
+                kept.push(c);
+            } else {
+                dropped.push(DroppedCandidate {
+                    name: c.name,
+                    wikidata_id: c.wikidata_id,
+                    filter: filter.name.clone(),
+                    reason: d.reason,
+                });
+            }
+        }
+        runs.push(PluginRun {
+            plugin: filter.name.clone(),
+            kind: PluginKind::Filter,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+            input,
+            output: kept.len(),
+            error: None,
+        });
+        merged = kept;
+    }
+    counts.kept = merged.len();
+    counts.dropped = dropped.len();
+
+    let mut people = Vec::with_capacity(merged.len());
+    for c in &merged {
+        let Some(id) = (if c.id.is_empty() {
+            person_id(&c.name, c.wikidata_id.as_deref())
+        } else {
+            facerec_storage::PersonId::parse(&c.id)
+                .ok()
+                .or_else(|| person_id(&c.name, c.wikidata_id.as_deref()))
+        }) else {
+            dropped.push(DroppedCandidate {
+                name: c.name.clone(),
+                wikidata_id: c.wikidata_id.clone(),
+                filter: "host".into(),
+                reason: "no usable person id can be made from the name".into(),
+            });
+            continue;
+        };
+        people.push(NewPerson {
+            id,
+            display_name: c.name.trim().to_string(),
+            status: PersonStatus::Candidate,
+            wikidata_id: c.wikidata_id.clone(),
+            country: c.country.clone(),
+            occupations: c.occupations.clone(),
+            sitelinks: c.sitelinks,
+            image_urls: c.image_urls.clone(),
+        });
+    }
+    let stored = store.add_candidates(code, people)?;
+    let candidates: Vec<CandidateView> = stored
+        .into_iter()
+        .map(|(p, new)| {
+            if new {
+                counts.new += 1;
+            } else {
+                counts.known += 1;
+            }
+            CandidateView {
+                person_id: p.id.to_string(),
+                name: p.display_name,
+                wikidata_id: p.wikidata_id,
+                country: p.country,
+                occupations: p.occupations,
+                sitelinks: p.sitelinks,
+                image_urls: p.image_urls,
+                status: p.status,
+                new,
+            }
+        })
+        .collect();
+    tracing::info!(domain = %code, generated = counts.generated, kept = counts.kept,
+        new = counts.new, known = counts.known, "candidates generated");
+    Ok(CandidateReport {
+        domain: code.to_string(),
+        country: base_query.country,
+        occupations: base_query.occupations,
+        counts,
+        plugins: runs,
+        candidates,
+        dropped,
+    })
+}

@@ -1,0 +1,5 @@
+//! The hub's training pipeline, one stage per module: candidates (plugins)
+//! → acquisition → processing → review → batches.
+
+pub mod candidates;
+pub mod slug;
