@@ -180,6 +180,21 @@ pub enum TrainCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy photos into the domain's training folder: DIR holds one folder per
+    /// person (named by the person id), or files named {person}_{timestamp}_{n}.jpg.
+    Ingest {
+        #[arg(long)]
+        domain: String,
+        dir: PathBuf,
+    },
+    /// Detect, check and embed every new image of the domain; accepted faces go to staging.
+    Process {
+        #[arg(long)]
+        domain: String,
+        /// Worker threads [default: all cores].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

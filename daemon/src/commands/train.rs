@@ -9,7 +9,9 @@ use facerec_storage::{DomainCode, Store};
 
 use crate::cli::TrainCommand;
 use crate::config::Config;
+use crate::hub::acquire;
 use crate::hub::candidates::{self, CandidateRequest};
+use crate::hub::process::{self, QualityGates};
 
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     PluginHost::new(config.plugins_dir.clone(), config.plugin_limits.clone())
@@ -82,5 +84,67 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        TrainCommand::Ingest { domain, dir } => {
+            let code = DomainCode::parse(&domain)?;
+            let bar = spinner("ingesting");
+            let report = acquire::ingest_dir(&store, &code, &dir, |f| {
+                bar.set_message(f.display().to_string());
+                bar.inc(1);
+            })?;
+            bar.finish_and_clear();
+            for (file, reason) in &report.refused {
+                eprintln!("refused {file}: {reason}");
+            }
+            println!(
+                "{domain}: {} images added, {} already present, {} refused, for {} people",
+                report.added,
+                report.duplicates,
+                report.refused.len(),
+                report.people.len()
+            );
+            Ok(())
+        }
+        TrainCommand::Process { domain, threads } => {
+            let code = DomainCode::parse(&domain)?;
+            let engine = crate::commands::faces::load_engine(config)?;
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let bar = spinner("processing");
+            let started = std::time::Instant::now();
+            let report = process::process_domain(
+                &store,
+                &engine,
+                &code,
+                &QualityGates::default(),
+                threads,
+                &|| bar.inc(1),
+            )?;
+            bar.finish_and_clear();
+            for (id, person, reason) in &report.refused {
+                println!("refused image {id} of {person}: {reason}");
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{domain}: {} images processed in {secs:.1} s ({:.1}/s), {} staged for review, {} refused",
+                report.processed,
+                report.processed as f64 / secs.max(1e-9),
+                report.staged,
+                report.refused.len()
+            );
+            Ok(())
+        }
     }
+}
+
+fn spinner(what: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix} {pos} files, {elapsed} {wide_msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_prefix(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
