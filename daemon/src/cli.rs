@@ -134,6 +134,9 @@ pub enum Command {
     /// Training on the hub's data root: candidates from plugins.
     #[command(subcommand)]
     Train(TrainCommand),
+    /// Build, verify and inspect signed per-domain batches.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// List the installed WASM plugins, or install the bundled ones.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -195,6 +198,53 @@ pub enum TrainCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// People with faces in staging, and why their other images were refused.
+    Staging {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve people's staged faces into production (they go out with the next batch).
+    Approve {
+        #[arg(long)]
+        domain: String,
+        #[arg(required = true)]
+        people: Vec<String>,
+    },
+    /// Reject people and their staged faces.
+    Reject {
+        #[arg(long)]
+        domain: String,
+        #[arg(long, default_value = "rejected on review")]
+        reason: String,
+        #[arg(required = true)]
+        people: Vec<String>,
+    },
+    /// Erase a person: images, descriptors and files; the next batch removes them from edges.
+    Erase {
+        #[arg(long)]
+        domain: String,
+        person: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Package everything approved or erased since the last batch as the next one, signed.
+    Build {
+        #[arg(long)]
+        domain: String,
+    },
+    /// Verify a batch directory (recognized_faces_batched/{domain}/batch_NNNN) against hub public keys.
+    Verify {
+        dir: PathBuf,
+        /// Trusted hub public key, 64 hex digits (repeatable) [default: this data root's hub key].
+        #[arg(long = "public-key")]
+        public_keys: Vec<String>,
+    },
+    /// Print the hub's public key (edges trust it), creating the key pair if needed.
+    PublicKey,
 }
 
 #[derive(Debug, Subcommand)]

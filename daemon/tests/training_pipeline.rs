@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use facerec_storage::{DomainCode, ImageStatus, NewDomain, PersonId, PersonStatus, Store};
 use facerec_vision::{FaceEngine, ModelFiles, default_models_dir};
 use facerecd::hub::acquire::ingest_dir;
+use facerecd::hub::batch::{batch_dir, build_delta, verify_dir};
+use facerecd::hub::keys::hub_key;
 use facerecd::hub::process::{QualityGates, process_domain, staged_faces};
+use facerecd::hub::review::{approve, erase};
 
 fn shared_faces() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faces");
@@ -138,4 +141,67 @@ fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
     // A second run has nothing new to do.
     let rerun = process_domain(&store, &engine, &d, &QualityGates::default(), 2, &|| {}).unwrap();
     assert_eq!(rerun.processed, 0);
+
+    // Review → production → signed batches.
+    let p2 = PersonId::parse("person_02").unwrap();
+    let staged_p2 = staged_faces(&store, &d, &p2).len();
+    let approved = approve(&store, &d, &[p1.clone(), p2.clone()]).unwrap();
+    assert_eq!(approved.faces, staged.len() + staged_p2);
+    assert!(
+        staged_faces(&store, &d, &p1).is_empty(),
+        "staging is cleared"
+    );
+    assert_eq!(
+        store.person_embeddings(&d, &p1).unwrap().len(),
+        staged.len()
+    );
+    assert!(store.layout().production(&d).join("person_01").is_dir());
+
+    let key = hub_key(store.layout()).unwrap();
+    let trusted = [key.verifying_key()];
+    let b1 = build_delta(&store, &d, &key).unwrap().expect("batch 1");
+    assert_eq!((b1.seq, b1.people_added, b1.people_removed), (1, 2, 0));
+    assert_eq!(b1.descriptors as usize, approved.faces);
+    let dir1 = batch_dir(&store, &d, 1);
+    let content = verify_dir(&dir1, &trusted).unwrap();
+    assert_eq!(content.added.len(), 2);
+    assert!(store.layout().batch_manifest(&d, "0001").is_file());
+    assert_eq!(
+        store.get_person(&d, &p1).unwrap().unwrap().status,
+        PersonStatus::Production
+    );
+
+    // One flipped byte anywhere in the content, or another hub's key, fails.
+    let content_path = dir1.join("descriptors.json");
+    let original = std::fs::read(&content_path).unwrap();
+    let mut tampered = original.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    std::fs::write(&content_path, &tampered).unwrap();
+    let err = verify_dir(&dir1, &trusted).unwrap_err().to_string();
+    assert!(err.contains("sha256"), "{err}");
+    std::fs::write(&content_path, &original).unwrap();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key();
+    let err = verify_dir(&dir1, &[stranger]).unwrap_err().to_string();
+    assert!(err.contains("signature"), "{err}");
+
+    // Erasure: gone from the hub, and a removal in the next batch.
+    erase(&store, &d, &p2).unwrap();
+    assert!(store.person_embeddings(&d, &p2).unwrap().is_empty());
+    assert!(!store.layout().production(&d).join("person_02").exists());
+    assert!(
+        store.person_images(&d, &p2).unwrap().iter().all(|i| !store
+            .layout()
+            .root()
+            .join(&i.path)
+            .exists())
+    );
+    let b2 = build_delta(&store, &d, &key).unwrap().expect("batch 2");
+    assert_eq!((b2.seq, b2.people_added, b2.people_removed), (2, 0, 1));
+    let content = verify_dir(&batch_dir(&store, &d, 2), &trusted).unwrap();
+    assert_eq!(content.removed, ["person_02"]);
+
+    // Nothing changed: no batch 3.
+    assert!(build_delta(&store, &d, &key).unwrap().is_none());
+    assert_eq!(store.list_batches(&d).unwrap().len(), 2);
 }

@@ -26,4 +26,4 @@ pub use model::{
     PluginSettings, SearchMode,
 };
 pub use schema::SCHEMA_VERSION;
-pub use store::{DatasetGraph, EMBEDDING_DIM, Embedding, NewEmbedding, Store};
+pub use store::{DatasetGraph, EMBEDDING_DIM, Embedding, NewEmbedding, PendingChanges, Store};

@@ -46,3 +46,8 @@ pub(crate) const EMBEDDING_REVISIONS: TableDefinition<&str, u64> =
     TableDefinition::new("embedding_revisions");
 pub(crate) const EMBEDDINGS_BY_PERSON: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("embeddings_by_person");
+
+/// (domain, person) → (): people erased since the domain's last batch; the
+/// next batch carries their removal.
+pub(crate) const PENDING_REMOVALS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("pending_removals");

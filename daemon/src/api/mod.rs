@@ -6,6 +6,7 @@ mod domains;
 mod extract;
 mod health;
 mod problem;
+mod review;
 mod training;
 
 use std::sync::Arc;
@@ -104,6 +105,11 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(domains::domain_stats))
         .routes(routes!(domains::get_datasets, domains::put_datasets))
         .routes(routes!(training::generate_candidates))
+        .routes(routes!(review::staging))
+        .routes(routes!(review::approve))
+        .routes(routes!(review::reject))
+        .routes(routes!(review::build_batch))
+        .routes(routes!(review::erase_person))
         .routes(routes!(health::healthz))
 }
 

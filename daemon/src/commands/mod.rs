@@ -1,6 +1,7 @@
 //! What each CLI command does. Node commands serve; the others work on the
 //! data root directly and print results for a person (or `--json`).
 
+mod batch;
 mod bench;
 mod domains;
 pub mod faces;
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Faces(cmd) => faces::run(&config, cmd),
         Command::Bench(cmd) => bench::run(&config, cmd),
         Command::Train(cmd) => train::run(&config, cmd),
+        Command::Batch(cmd) => batch::run(&config, cmd),
         Command::Plugins(cmd) => plugins::run(&config, cmd),
         Command::Config(ConfigCommand::Show) => {
             print!(

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use facerec_plugin_host::PluginHost;
-use facerec_storage::{DomainCode, Store};
+use facerec_storage::{DomainCode, PersonId, Store};
 
 use crate::cli::TrainCommand;
 use crate::config::Config;
 use crate::hub::acquire;
 use crate::hub::candidates::{self, CandidateRequest};
 use crate::hub::process::{self, QualityGates};
+use crate::hub::review;
 
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     PluginHost::new(config.plugins_dir.clone(), config.plugin_limits.clone())
@@ -133,7 +134,74 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        TrainCommand::Staging { domain, json } => {
+            let code = DomainCode::parse(&domain)?;
+            let entries = review::staging(&store, &code)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+                return Ok(());
+            }
+            let mut table = Table::new();
+            table.load_preset(UTF8_BORDERS_ONLY).set_header([
+                "person",
+                "name",
+                "staged faces",
+                "refused images",
+            ]);
+            for e in &entries {
+                let refused: Vec<String> = e
+                    .refused
+                    .iter()
+                    .map(|r| format!("{}: {}", r.image_id, r.reason))
+                    .collect();
+                table.add_row([
+                    e.person.id.to_string(),
+                    e.person.display_name.clone(),
+                    e.staged.len().to_string(),
+                    refused.join("\n"),
+                ]);
+            }
+            println!("{table}");
+            Ok(())
+        }
+        TrainCommand::Approve {
+            domain,
+            people: raw,
+        } => {
+            let code = DomainCode::parse(&domain)?;
+            let r = review::approve(&store, &code, &people(&raw)?)?;
+            println!(
+                "{domain}: approved {} faces of {} people; `facerecd batch build --domain {domain}` publishes them",
+                r.faces, r.people
+            );
+            Ok(())
+        }
+        TrainCommand::Reject {
+            domain,
+            reason,
+            people: raw,
+        } => {
+            let code = DomainCode::parse(&domain)?;
+            let r = review::reject(&store, &code, &people(&raw)?, &reason)?;
+            println!(
+                "{domain}: rejected {} people ({} staged faces)",
+                r.people, r.faces
+            );
+            Ok(())
+        }
+        TrainCommand::Erase { domain, person } => {
+            let code = DomainCode::parse(&domain)?;
+            let n = review::erase(&store, &code, &PersonId::parse(&person)?)?;
+            println!(
+                "{domain}: erased {person} ({n} images); the next batch removes them from edges"
+            );
+            Ok(())
+        }
     }
+}
+
+fn people(raw: &[String]) -> anyhow::Result<Vec<PersonId>> {
+    raw.iter().map(|p| Ok(PersonId::parse(p)?)).collect()
 }
 
 fn spinner(what: &'static str) -> indicatif::ProgressBar {

@@ -2,6 +2,9 @@
 //! → acquisition → processing → review → batches.
 
 pub mod acquire;
+pub mod batch;
 pub mod candidates;
+pub mod keys;
 pub mod process;
+pub mod review;
 pub mod slug;

@@ -50,7 +50,7 @@ impl Default for QualityGates {
 }
 
 /// What staging keeps next to each chip.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StagedFace {
     pub image_id: u64,
     pub person: String,

@@ -95,6 +95,54 @@ fn validate(vector: &[f32]) -> StorageResult<()> {
     Ok(())
 }
 
+/// Inserts `embeddings` of `person` inside `txn` (the caller bumps the
+/// revision); returns their ids.
+pub(crate) fn insert_embeddings(
+    txn: &redb::WriteTransaction,
+    d: &str,
+    person: &PersonId,
+    embeddings: &[NewEmbedding],
+) -> StorageResult<Vec<u64>> {
+    for e in embeddings {
+        validate(&e.vector)?;
+    }
+    let mut ids = Vec::with_capacity(embeddings.len());
+    let mut meta = txn.open_table(META)?;
+    let mut table = txn.open_table(EMBEDDINGS)?;
+    let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+    let mut next = meta
+        .get(META_NEXT_EMBEDDING_ID)?
+        .map(|v| v.value())
+        .unwrap_or(1);
+    for e in embeddings {
+        table.insert((d, next), encode(person, e.image_id, &e.vector).as_slice())?;
+        by_person.insert((d, person.as_str(), next), ())?;
+        ids.push(next);
+        next += 1;
+    }
+    meta.insert(META_NEXT_EMBEDDING_ID, next)?;
+    Ok(ids)
+}
+
+/// Removes every embedding of `person` inside `txn`; returns how many.
+pub(crate) fn delete_person_embeddings(
+    txn: &redb::WriteTransaction,
+    d: &str,
+    p: &str,
+) -> StorageResult<u64> {
+    let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+    let mut ids = Vec::new();
+    for item in by_person.range((d, p, 0u64)..=(d, p, u64::MAX))? {
+        ids.push(item?.0.value().2);
+    }
+    let mut table = txn.open_table(EMBEDDINGS)?;
+    for id in &ids {
+        table.remove((d, *id))?;
+        by_person.remove((d, p, *id))?;
+    }
+    Ok(ids.len() as u64)
+}
+
 /// Records that `domain`'s embeddings changed in this transaction.
 pub(crate) fn bump_revision(txn: &redb::WriteTransaction, domain: &str) -> StorageResult<u64> {
     let mut meta = txn.open_table(META)?;
@@ -140,23 +188,7 @@ impl Store {
                 person: person.to_string(),
             });
         }
-        let mut ids = Vec::with_capacity(embeddings.len());
-        {
-            let mut meta = txn.open_table(META)?;
-            let mut table = txn.open_table(EMBEDDINGS)?;
-            let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
-            let mut next = meta
-                .get(META_NEXT_EMBEDDING_ID)?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            for e in embeddings {
-                table.insert((d, next), encode(person, e.image_id, &e.vector).as_slice())?;
-                by_person.insert((d, person.as_str(), next), ())?;
-                ids.push(next);
-                next += 1;
-            }
-            meta.insert(META_NEXT_EMBEDDING_ID, next)?;
-        }
+        let ids = insert_embeddings(&txn, d, person, embeddings)?;
         bump_revision(&txn, d)?;
         txn.commit()?;
         Ok(ids)
@@ -170,19 +202,7 @@ impl Store {
     ) -> StorageResult<u64> {
         let (d, p) = (domain.as_str(), person.as_str());
         let txn = self.db.begin_write()?;
-        let removed = {
-            let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
-            let mut ids = Vec::new();
-            for item in by_person.range((d, p, 0u64)..=(d, p, u64::MAX))? {
-                ids.push(item?.0.value().2);
-            }
-            let mut table = txn.open_table(EMBEDDINGS)?;
-            for id in &ids {
-                table.remove((d, *id))?;
-                by_person.remove((d, p, *id))?;
-            }
-            ids.len() as u64
-        };
+        let removed = delete_person_embeddings(&txn, d, p)?;
         if removed > 0 {
             bump_revision(&txn, d)?;
         }

@@ -7,6 +7,7 @@ mod domains;
 mod embeddings;
 mod images;
 mod people;
+mod review;
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ use crate::schema::*;
 
 pub use domains::DatasetGraph;
 pub use embeddings::{EMBEDDING_DIM, Embedding, NewEmbedding};
+pub use review::PendingChanges;
 
 /// The registry of one node. Cheap to share behind an `Arc`; every method is
 /// blocking (call it off the async runtime's worker threads).
@@ -87,6 +89,7 @@ impl Store {
             txn.open_table(EMBEDDINGS)?;
             txn.open_table(EMBEDDINGS_BY_PERSON)?;
             txn.open_table(EMBEDDING_REVISIONS)?;
+            txn.open_table(PENDING_REMOVALS)?;
         }
         txn.commit()?;
         Ok(())

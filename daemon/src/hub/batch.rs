@@ -1,0 +1,241 @@
+//! Batches: what a domain approved or erased since its last batch, packaged
+//! as the next `seq`, content-hashed and signed with the hub's ed25519 key.
+//!
+//! On disk (under the data root):
+//! - `recognized_faces_batched/{domain}/batch_{seq:04}/descriptors.json` —
+//!   the content: people added (with their descriptors) and people removed;
+//! - `recognized_faces_batched/{domain}/batch_{seq:04}/batch_metadata.json`
+//!   and `training_batches/{domain}_{id}.json` — the signed manifest.
+//!
+//! The signature covers `facerec-batch/1`, domain, seq, id, kind and the
+//! content's sha256, one per line; verifying recomputes the hash.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use facerec_storage::{BatchKind, BatchMeta, DomainCode, PersonId, Store};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const FORMAT: &str = "facerec-batch/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchEmbedding {
+    pub id: u64,
+    pub image_id: Option<u64>,
+    pub vector: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchPerson {
+    pub person: String,
+    pub display_name: String,
+    pub wikidata_id: Option<String>,
+    pub embeddings: Vec<BatchEmbedding>,
+}
+
+/// `descriptors.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BatchContent {
+    pub domain: String,
+    pub seq: u64,
+    pub added: Vec<BatchPerson>,
+    pub removed: Vec<String>,
+}
+
+/// `batch_metadata.json` and `training_batches/{domain}_{id}.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct BatchManifest {
+    pub format: String,
+    pub domain: String,
+    pub seq: u64,
+    pub id: String,
+    pub kind: BatchKind,
+    pub created_at: chrono::DateTime<Utc>,
+    pub people_added: u64,
+    pub people_removed: u64,
+    pub descriptors: u64,
+    /// Hex sha256 of `descriptors.json`.
+    pub content_sha256: String,
+    /// Hex ed25519 public key that signed it.
+    pub public_key: String,
+    /// Hex ed25519 signature of [`BatchManifest::signed_message`].
+    pub signature: String,
+}
+
+impl BatchManifest {
+    pub fn signed_message(&self) -> String {
+        let kind = match self.kind {
+            BatchKind::Delta => "delta",
+            BatchKind::Snapshot => "snapshot",
+        };
+        format!(
+            "{FORMAT}\n{}\n{}\n{}\n{kind}\n{}\n",
+            self.domain, self.seq, self.id, self.content_sha256
+        )
+    }
+}
+
+pub fn batch_dir(store: &Store, domain: &DomainCode, seq: u64) -> PathBuf {
+    store
+        .layout()
+        .batched(domain)
+        .join(format!("batch_{seq:04}"))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Builds the next delta batch of `domain`, or `None` when nothing was
+/// approved or erased since the last one.
+pub fn build_delta(
+    store: &Store,
+    domain: &DomainCode,
+    key: &SigningKey,
+) -> anyhow::Result<Option<BatchManifest>> {
+    let pending = store.pending_changes(domain)?;
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let seq = store.last_batch(domain)?.map_or(0, |b| b.seq) + 1;
+    let mut added = Vec::with_capacity(pending.approved.len());
+    for person in &pending.approved {
+        let p = store
+            .get_person(domain, person)?
+            .with_context(|| format!("approved person '{person}' vanished"))?;
+        let embeddings = store
+            .person_embeddings(domain, person)?
+            .into_iter()
+            .map(|e| BatchEmbedding {
+                id: e.id,
+                image_id: e.image_id,
+                vector: e.vector,
+            })
+            .collect();
+        added.push(BatchPerson {
+            person: person.to_string(),
+            display_name: p.display_name,
+            wikidata_id: p.wikidata_id,
+            embeddings,
+        });
+    }
+    let content = BatchContent {
+        domain: domain.to_string(),
+        seq,
+        removed: pending.removed.iter().map(PersonId::to_string).collect(),
+        added,
+    };
+    let bytes = serde_json::to_vec(&content)?;
+    let id = format!("{seq:04}");
+    let mut manifest = BatchManifest {
+        format: FORMAT.into(),
+        domain: domain.to_string(),
+        seq,
+        id: id.clone(),
+        kind: BatchKind::Delta,
+        created_at: Utc::now(),
+        people_added: content.added.len() as u64,
+        people_removed: content.removed.len() as u64,
+        descriptors: content
+            .added
+            .iter()
+            .map(|p| p.embeddings.len() as u64)
+            .sum(),
+        content_sha256: hex::encode(Sha256::digest(&bytes)),
+        public_key: hex::encode(key.verifying_key().to_bytes()),
+        signature: String::new(),
+    };
+    manifest.signature = hex::encode(key.sign(manifest.signed_message().as_bytes()).to_bytes());
+
+    // Files first (a leftover of a crashed build of this seq is replaced),
+    // then the one transaction that makes the batch real.
+    let dir = batch_dir(store, domain, seq);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let manifest_json = serde_json::to_vec_pretty(&manifest)?;
+    write_atomic(&dir.join("descriptors.json"), &bytes)?;
+    write_atomic(&dir.join("batch_metadata.json"), &manifest_json)?;
+    std::fs::create_dir_all(store.layout().batch_manifests())?;
+    write_atomic(&store.layout().batch_manifest(domain, &id), &manifest_json)?;
+    store.commit_batch(
+        &BatchMeta {
+            domain: domain.clone(),
+            seq,
+            id,
+            kind: BatchKind::Delta,
+            created_at: manifest.created_at,
+            people_added: manifest.people_added,
+            people_removed: manifest.people_removed,
+            descriptors: manifest.descriptors,
+            content_hash: manifest.content_sha256.clone(),
+        },
+        &pending,
+    )?;
+    tracing::info!(domain = %domain, seq, added = manifest.people_added,
+        removed = manifest.people_removed, "batch built");
+    Ok(Some(manifest))
+}
+
+/// Verifies a batch: the manifest's signature against `trusted`, and the
+/// content against the manifest's hash. Returns the content.
+pub fn verify(
+    manifest: &BatchManifest,
+    content_bytes: &[u8],
+    trusted: &[VerifyingKey],
+) -> anyhow::Result<BatchContent> {
+    if manifest.format != FORMAT {
+        bail!("unknown batch format {:?}", manifest.format);
+    }
+    let signature = Signature::from_slice(
+        &hex::decode(&manifest.signature).context("the signature is not hex")?,
+    )
+    .context("the signature is malformed")?;
+    let message = manifest.signed_message();
+    if !trusted
+        .iter()
+        .any(|k| k.verify(message.as_bytes(), &signature).is_ok())
+    {
+        bail!(
+            "batch {} of '{}': the signature does not verify with any trusted hub key",
+            manifest.seq,
+            manifest.domain
+        );
+    }
+    let actual = hex::encode(Sha256::digest(content_bytes));
+    if actual != manifest.content_sha256 {
+        bail!(
+            "batch {} of '{}': content sha256 {actual} differs from the signed {}",
+            manifest.seq,
+            manifest.domain,
+            manifest.content_sha256
+        );
+    }
+    let content: BatchContent =
+        serde_json::from_slice(content_bytes).context("the batch content is not valid JSON")?;
+    if content.domain != manifest.domain || content.seq != manifest.seq {
+        bail!("the batch content names another domain or seq than its manifest");
+    }
+    Ok(content)
+}
+
+/// Reads and verifies `batch_{seq}` from its directory.
+pub fn verify_dir(dir: &Path, trusted: &[VerifyingKey]) -> anyhow::Result<BatchContent> {
+    let manifest_path = dir.join("batch_metadata.json");
+    let manifest: BatchManifest = serde_json::from_slice(
+        &std::fs::read(&manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
+    )
+    .with_context(|| format!("{} is not a batch manifest", manifest_path.display()))?;
+    let content_path = dir.join("descriptors.json");
+    let content = std::fs::read(&content_path)
+        .with_context(|| format!("cannot read {}", content_path.display()))?;
+    verify(&manifest, &content, trusted)
+}

@@ -1,0 +1,134 @@
+//! Review: staged faces are approved into production
+//! (`recognized_faces_prod/{domain}/{person}/` plus production embeddings in
+//! redb) or rejected; erasure removes a person everywhere.
+
+use facerec_storage::{
+    DomainCode, ImageStatus, NewEmbedding, Person, PersonId, PersonStatus, Store,
+};
+use serde::Serialize;
+
+use super::process::{StagedFace, staged_faces};
+
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct ReviewReport {
+    pub people: usize,
+    pub faces: usize,
+}
+
+/// A person as review sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StagingEntry {
+    pub person: Person,
+    pub staged: Vec<StagedFace>,
+    /// The person's refused images and why.
+    pub refused: Vec<RefusedImage>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefusedImage {
+    pub image_id: u64,
+    pub reason: String,
+}
+
+/// The domain's people with faces waiting in staging, with the reasons their other images were refused.
+pub fn staging(store: &Store, domain: &DomainCode) -> anyhow::Result<Vec<StagingEntry>> {
+    let mut out = Vec::new();
+    for person in store.list_people(domain, Some(PersonStatus::Staging))? {
+        let refused = store
+            .person_images(domain, &person.id)?
+            .into_iter()
+            .filter(|i| i.status == ImageStatus::Rejected)
+            .map(|i| RefusedImage {
+                image_id: i.id,
+                reason: i.reason.unwrap_or_default(),
+            })
+            .collect();
+        let staged = staged_faces(store, domain, &person.id);
+        out.push(StagingEntry {
+            person,
+            staged,
+            refused,
+        });
+    }
+    Ok(out)
+}
+
+/// Approves every staged face of each person. Files are copied to
+/// production first, then redb commits, then staging is cleared: a crash
+/// at any point leaves a state a rerun completes.
+pub fn approve(
+    store: &Store,
+    domain: &DomainCode,
+    people: &[PersonId],
+) -> anyhow::Result<ReviewReport> {
+    let mut report = ReviewReport::default();
+    for person in people {
+        let faces = staged_faces(store, domain, person);
+        if faces.is_empty() {
+            anyhow::bail!("person '{person}' has no faces in staging");
+        }
+        let staging = store.layout().staging(domain).join(person.as_str());
+        let production = store.layout().production(domain).join(person.as_str());
+        std::fs::create_dir_all(&production)?;
+        for face in &faces {
+            for ext in ["png", "json"] {
+                let name = format!("{}.{ext}", face.image_id);
+                std::fs::copy(staging.join(&name), production.join(&name))?;
+            }
+        }
+        let embeddings: Vec<NewEmbedding> = faces
+            .iter()
+            .map(|f| NewEmbedding {
+                image_id: Some(f.image_id),
+                vector: f.descriptor.clone(),
+            })
+            .collect();
+        store.approve_faces(domain, person, &embeddings)?;
+        for face in &faces {
+            for ext in ["png", "json"] {
+                let _ = std::fs::remove_file(staging.join(format!("{}.{ext}", face.image_id)));
+            }
+        }
+        let _ = std::fs::remove_dir(&staging);
+        report.people += 1;
+        report.faces += faces.len();
+    }
+    Ok(report)
+}
+
+/// Rejects every staged face of each person, and the person.
+pub fn reject(
+    store: &Store,
+    domain: &DomainCode,
+    people: &[PersonId],
+    reason: &str,
+) -> anyhow::Result<ReviewReport> {
+    let mut report = ReviewReport::default();
+    for person in people {
+        let faces = staged_faces(store, domain, person);
+        let ids: Vec<u64> = faces.iter().map(|f| f.image_id).collect();
+        store.reject(domain, person, &ids, reason, true)?;
+        let staging = store.layout().staging(domain).join(person.as_str());
+        let _ = std::fs::remove_dir_all(&staging);
+        report.people += 1;
+        report.faces += ids.len();
+    }
+    Ok(report)
+}
+
+/// Erases a person: redb first (embeddings, statuses, a removal queued for
+/// the next batch), then every file of theirs.
+pub fn erase(store: &Store, domain: &DomainCode, person: &PersonId) -> anyhow::Result<usize> {
+    let images = store.erase_person(domain, person)?;
+    for image in &images {
+        let _ = std::fs::remove_file(store.layout().root().join(&image.path));
+    }
+    for dir in [
+        store.layout().staging(domain).join(person.as_str()),
+        store.layout().production(domain).join(person.as_str()),
+    ] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    tracing::info!(domain = %domain, person = %person, images = images.len(), "person erased");
+    Ok(images.len())
+}

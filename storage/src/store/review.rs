@@ -1,0 +1,249 @@
+//! Review, erasure and batch bookkeeping: the state changes that move people
+//! between staging, production and removal, each in one transaction.
+
+use chrono::Utc;
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::Store;
+use super::batches::last_seq;
+use super::codec::{decode, encode};
+use super::domains::read_domain;
+use super::embeddings::{NewEmbedding, bump_revision, delete_person_embeddings, insert_embeddings};
+use super::people::put_person;
+use crate::code::{DomainCode, PersonId};
+use crate::error::{StorageError, StorageResult};
+use crate::model::*;
+use crate::schema::*;
+
+fn load_person(txn: &WriteTransaction, d: &str, p: &str) -> StorageResult<Person> {
+    let table = txn.open_table(PEOPLE)?;
+    let got = table.get((d, p))?;
+    match got {
+        Some(v) => decode("people", format!("{d}/{p}"), v.value()),
+        None => Err(StorageError::UnknownPerson {
+            domain: d.to_string(),
+            person: p.to_string(),
+        }),
+    }
+}
+
+fn set_person_status_in(
+    txn: &WriteTransaction,
+    mut person: Person,
+    status: PersonStatus,
+) -> StorageResult<()> {
+    let previous = person.status;
+    person.status = status;
+    person.updated_at = Utc::now();
+    put_person(txn, &person, Some(previous))
+}
+
+fn set_image_status_in(
+    txn: &WriteTransaction,
+    d: &str,
+    id: u64,
+    status: ImageStatus,
+    reason: Option<String>,
+) -> StorageResult<Image> {
+    let mut table = txn.open_table(IMAGES)?;
+    let mut image: Image = match table.get((d, id))? {
+        Some(v) => decode("images", format!("{d}/{id}"), v.value())?,
+        None => {
+            return Err(StorageError::UnknownImage {
+                domain: d.to_string(),
+                id,
+            });
+        }
+    };
+    image.status = status;
+    image.reason = reason;
+    image.updated_at = Utc::now();
+    table.insert((d, id), encode(&image).as_slice())?;
+    Ok(image)
+}
+
+/// What the next batch of a domain would carry.
+#[derive(Debug, Clone, Default)]
+pub struct PendingChanges {
+    /// Approved since the last batch.
+    pub approved: Vec<PersonId>,
+    /// Erased since the last batch.
+    pub removed: Vec<PersonId>,
+}
+
+impl PendingChanges {
+    pub fn is_empty(&self) -> bool {
+        self.approved.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl Store {
+    /// Approves staged faces of a person in one transaction: each face's
+    /// descriptor becomes a production embedding, its image `approved`, and
+    /// the person `approved` (awaiting the next batch). Returns the new
+    /// embedding ids.
+    pub fn approve_faces(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+        faces: &[NewEmbedding],
+    ) -> StorageResult<Vec<u64>> {
+        let d = domain.as_str();
+        let txn = self.db.begin_write()?;
+        if read_domain(&txn.open_table(DOMAINS)?, domain)?.is_none() {
+            return Err(StorageError::UnknownDomain(d.to_string()));
+        }
+        let p = load_person(&txn, d, person.as_str())?;
+        if p.status == PersonStatus::Deleted {
+            return Err(StorageError::Conflict(format!(
+                "person '{person}' of '{d}' was erased"
+            )));
+        }
+        let ids = insert_embeddings(&txn, d, person, faces)?;
+        for face in faces {
+            if let Some(id) = face.image_id {
+                set_image_status_in(&txn, d, id, ImageStatus::Approved, None)?;
+            }
+        }
+        if !ids.is_empty() {
+            bump_revision(&txn, d)?;
+        }
+        set_person_status_in(&txn, p, PersonStatus::Approved)?;
+        // Re-approving someone erased earlier cancels the pending removal.
+        txn.open_table(PENDING_REMOVALS)?
+            .remove((d, person.as_str()))?;
+        txn.commit()?;
+        Ok(ids)
+    }
+
+    /// Rejects images (and, with `whole_person`, the person) on review.
+    pub fn reject(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+        image_ids: &[u64],
+        reason: &str,
+        whole_person: bool,
+    ) -> StorageResult<()> {
+        let d = domain.as_str();
+        let txn = self.db.begin_write()?;
+        let p = load_person(&txn, d, person.as_str())?;
+        for id in image_ids {
+            set_image_status_in(
+                &txn,
+                d,
+                *id,
+                ImageStatus::Rejected,
+                Some(reason.to_string()),
+            )?;
+        }
+        if whole_person {
+            set_person_status_in(&txn, p, PersonStatus::Rejected)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Erases a person in one transaction: embeddings removed, images and
+    /// person marked `deleted`, and a removal queued for the next batch if
+    /// the person had ever been published. Files are the caller's to delete
+    /// after this commits.
+    pub fn erase_person(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+    ) -> StorageResult<Vec<Image>> {
+        let (d, p) = (domain.as_str(), person.as_str());
+        let txn = self.db.begin_write()?;
+        let stored = load_person(&txn, d, p)?;
+        let published = matches!(stored.status, PersonStatus::Production)
+            || txn.open_table(PENDING_REMOVALS)?.get((d, p))?.is_some();
+        if delete_person_embeddings(&txn, d, p)? > 0 {
+            bump_revision(&txn, d)?;
+        }
+        let ids: Vec<u64> = {
+            let index = txn.open_table(IMAGES_BY_PERSON)?;
+            let mut ids = Vec::new();
+            for item in index.range((d, p, 0u64)..=(d, p, u64::MAX))? {
+                ids.push(item?.0.value().2);
+            }
+            ids
+        };
+        let mut images = Vec::with_capacity(ids.len());
+        for id in ids {
+            images.push(set_image_status_in(
+                &txn,
+                d,
+                id,
+                ImageStatus::Deleted,
+                Some("erased".into()),
+            )?);
+        }
+        set_person_status_in(&txn, stored, PersonStatus::Deleted)?;
+        if published {
+            txn.open_table(PENDING_REMOVALS)?.insert((d, p), ())?;
+        }
+        txn.commit()?;
+        Ok(images)
+    }
+
+    /// People approved or erased since the domain's last batch.
+    pub fn pending_changes(&self, domain: &DomainCode) -> StorageResult<PendingChanges> {
+        let d = domain.as_str();
+        let txn = self.db.begin_read()?;
+        let mut out = PendingChanges::default();
+        let by_status = txn.open_table(PEOPLE_BY_STATUS)?;
+        let approved = PersonStatus::Approved.as_str();
+        for item in by_status.range((d, approved, "")..)? {
+            let (k, _) = item?;
+            let (kd, ks, kp) = k.value();
+            if kd != d || ks != approved {
+                break;
+            }
+            out.approved.push(PersonId::parse(kp)?);
+        }
+        let removals = txn.open_table(PENDING_REMOVALS)?;
+        for item in removals.range((d, "")..)? {
+            let (k, _) = item?;
+            let (kd, kp) = k.value();
+            if kd != d {
+                break;
+            }
+            out.removed.push(PersonId::parse(kp)?);
+        }
+        Ok(out)
+    }
+
+    /// Records a built batch and what it published in one transaction: its
+    /// approved people become `production`, its removals are no longer
+    /// pending. Refused if the seq does not follow the last one.
+    pub fn commit_batch(&self, batch: &BatchMeta, published: &PendingChanges) -> StorageResult<()> {
+        let d = batch.domain.as_str();
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(BATCHES)?;
+            let last = last_seq(&table, d)?;
+            if batch.seq != last + 1 {
+                return Err(StorageError::Conflict(format!(
+                    "batch seq {} for '{d}' does not follow the last recorded seq {last}",
+                    batch.seq
+                )));
+            }
+            table.insert((d, batch.seq), encode(batch).as_slice())?;
+        }
+        if batch.kind == BatchKind::Delta {
+            for person in &published.approved {
+                let p = load_person(&txn, d, person.as_str())?;
+                if p.status == PersonStatus::Approved {
+                    set_person_status_in(&txn, p, PersonStatus::Production)?;
+                }
+            }
+            let mut removals = txn.open_table(PENDING_REMOVALS)?;
+            for person in &published.removed {
+                removals.remove((d, person.as_str()))?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
