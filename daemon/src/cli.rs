@@ -190,6 +190,11 @@ pub enum TrainCommand {
         domain: String,
         dir: PathBuf,
     },
+    /// Download the photos proposed for the domain's candidates (allowlisted URLs only).
+    Download {
+        #[arg(long)]
+        domain: String,
+    },
     /// Detect, check and embed every new image of the domain; accepted faces go to staging.
     Process {
         #[arg(long)]

@@ -205,3 +205,114 @@ fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
     assert!(build_delta(&store, &d, &key).unwrap().is_none());
     assert_eq!(store.list_batches(&d).unwrap().len(), 2);
 }
+
+/// Serves `files` (path → (content type, bytes)) on loopback; returns the base URL.
+fn serve(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or(0);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let mut stream = stream;
+            match files.iter().find(|(p, _, _)| *p == path) {
+                Some((_, ct, body)) => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: {ct}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(body);
+                }
+                None => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    base
+}
+
+#[test]
+fn candidate_photos_download_through_the_allowlist_and_content_checks() {
+    let Some(faces) = shared_faces() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let store = Store::open(root.path()).unwrap();
+    let d = DomainCode::parse("serbia").unwrap();
+    let photo = std::fs::read(faces.join("img1.jpg")).unwrap();
+    let base = serve(vec![
+        ("/a.jpg", "image/jpeg", photo.clone()),
+        ("/copy.jpg", "image/jpeg", photo),
+        ("/page.html", "text/html", b"<html>".to_vec()),
+        ("/fake.jpg", "image/jpeg", b"not really a jpeg".to_vec()),
+    ]);
+    let mut domain = NewDomain::named("serbia");
+    domain.plugins.http_allowlist = vec![format!("{base}/")];
+    store.create_domain(domain).unwrap();
+    let url = |p: &str| format!("{base}{p}");
+    store
+        .add_candidates(
+            &d,
+            vec![facerec_storage::NewPerson {
+                id: PersonId::parse("ana").unwrap(),
+                display_name: "Ana".into(),
+                status: PersonStatus::Candidate,
+                wikidata_id: Some("Q1".into()),
+                country: None,
+                occupations: vec![],
+                sitelinks: None,
+                image_urls: vec![
+                    url("/a.jpg"),
+                    url("/copy.jpg"),
+                    url("/page.html"),
+                    url("/fake.jpg"),
+                    url("/missing.jpg"),
+                    "https://elsewhere.example/x.jpg".into(),
+                ],
+            }],
+        )
+        .unwrap();
+    let http = facerec_plugin_host::GuardedHttp::new(Default::default());
+    let report = facerecd::hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
+    assert_eq!(report.downloaded, 1, "{report:?}");
+    assert_eq!(report.duplicates, 1, "{report:?}");
+    let reasons: Vec<&str> = report.failed.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("not an image")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("not a JPEG")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("HTTP 404")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("allowlist")),
+        "{reasons:?}"
+    );
+    let images = store
+        .person_images(&d, &PersonId::parse("ana").unwrap())
+        .unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].source_url.as_deref(),
+        Some(url("/a.jpg").as_str())
+    );
+    // A second run skips what it already has.
+    let again = facerecd::hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
+    assert_eq!(again.downloaded, 0);
+}

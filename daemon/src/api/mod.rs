@@ -8,6 +8,7 @@ mod health;
 mod problem;
 mod review;
 mod training;
+mod upload;
 
 use std::sync::Arc;
 
@@ -110,17 +111,28 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(review::reject))
         .routes(routes!(review::build_batch))
         .routes(routes!(review::erase_person))
+        // Uploads carry photos: their own, larger body limit (the inner
+        // limit wins over the JSON limit set on the whole router).
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload::upload_images))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    upload::UPLOAD_BODY_LIMIT,
+                )),
+        )
         .routes(routes!(health::healthz))
 }
 
 pub fn router(state: AppState) -> Router {
     let (router, doc) = routes_with_doc().split_for_parts();
+
     let doc = Arc::new(doc);
     router
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(doc.as_ref().clone()) }),
         )
+        .layer(axum::extract::DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -128,7 +140,7 @@ pub fn router(state: AppState) -> Router {
                 "method not allowed on this resource",
             )
         })
-        .layer(RequestBodyLimitLayer::new(JSON_BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(upload::UPLOAD_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -105,6 +105,26 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        TrainCommand::Download { domain } => {
+            let code = DomainCode::parse(&domain)?;
+            let http = facerec_plugin_host::GuardedHttp::new(config.plugin_limits.http.clone());
+            let bar = spinner("downloading");
+            let report = acquire::download_candidates(&store, &http, &code, |u| {
+                bar.set_message(u.to_string());
+                bar.inc(1);
+            })?;
+            bar.finish_and_clear();
+            for (url, reason) in &report.failed {
+                eprintln!("failed {url}: {reason}");
+            }
+            println!(
+                "{domain}: {} images downloaded, {} already present, {} failed",
+                report.downloaded,
+                report.duplicates,
+                report.failed.len()
+            );
+            Ok(())
+        }
         TrainCommand::Process { domain, threads } => {
             let code = DomainCode::parse(&domain)?;
             let engine = crate::commands::faces::load_engine(config)?;

@@ -259,3 +259,95 @@ mod tests {
         assert_eq!(person_from_file_name("photo.jpg"), None);
     }
 }
+
+/// What [`download_candidates`] did.
+#[derive(Debug, Default, Serialize)]
+pub struct DownloadReport {
+    pub downloaded: usize,
+    pub duplicates: usize,
+    /// `(url, reason)` for every URL not stored.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Downloads the proposed photos (`image_urls`) of the domain's candidates
+/// through the same allowlisted, size- and time-limited client plugins use.
+/// A response must say `image/*` and its bytes must be an image.
+pub fn download_candidates(
+    store: &Store,
+    http: &facerec_plugin_host::GuardedHttp,
+    domain: &DomainCode,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<DownloadReport> {
+    let d = store.domain(domain)?;
+    let allow = facerec_plugin_host::Allowlist::parse(&d.plugins.http_allowlist)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let known: std::collections::HashSet<String> = store
+        .list_people(domain, None)?
+        .iter()
+        .flat_map(|p| store.person_images(domain, &p.id).unwrap_or_default())
+        .filter_map(|i| i.source_url)
+        .collect();
+    let mut report = DownloadReport::default();
+    for person in store.list_people(domain, Some(PersonStatus::Candidate))? {
+        for url in &person.image_urls {
+            if known.contains(url) {
+                continue;
+            }
+            progress(url);
+            let response = match http.get(&allow, url, &[("accept".into(), "image/*".into())]) {
+                Ok(r) => r,
+                Err(e) => {
+                    report.failed.push((url.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            if response.status != 200 {
+                report
+                    .failed
+                    .push((url.clone(), format!("HTTP {}", response.status)));
+                continue;
+            }
+            let is_image = response
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.to_ascii_lowercase().starts_with("image/"));
+            if !is_image {
+                report.failed.push((
+                    url.clone(),
+                    format!("content type {:?} is not an image", response.content_type),
+                ));
+                continue;
+            }
+            let source = if url::Url::parse(&response.final_url)
+                .ok()
+                .and_then(|u| {
+                    u.host_str()
+                        .map(|h| h == "wikimedia.org" || h.ends_with(".wikimedia.org"))
+                })
+                .unwrap_or(false)
+            {
+                ImageSource::Wikimedia
+            } else {
+                ImageSource::Plugin
+            };
+            match store_image(
+                store,
+                domain,
+                &person.id,
+                &response.body,
+                source,
+                Some(url.clone()),
+            ) {
+                Ok((_, true)) => report.downloaded += 1,
+                Ok((_, false)) => report.duplicates += 1,
+                Err(e @ (AcquireError::TooLarge(_) | AcquireError::NotAnImage)) => {
+                    report.failed.push((url.clone(), e.to_string()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    tracing::info!(domain = %domain, downloaded = report.downloaded,
+        failed = report.failed.len(), "candidate images downloaded");
+    Ok(report)
+}
