@@ -241,6 +241,11 @@ pub enum BatchCommand {
         #[arg(long)]
         domain: String,
     },
+    /// Write a signed snapshot of everything the domain has published, for new or far-behind edges.
+    Snapshot {
+        #[arg(long)]
+        domain: String,
+    },
     /// Verify a batch directory (recognized_faces_batched/{domain}/batch_NNNN) against hub public keys.
     Verify {
         dir: PathBuf,

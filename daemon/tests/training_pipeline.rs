@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use facerec_storage::{DomainCode, ImageStatus, NewDomain, PersonId, PersonStatus, Store};
 use facerec_vision::{FaceEngine, ModelFiles, default_models_dir};
 use facerecd::hub::acquire::ingest_dir;
-use facerecd::hub::batch::{batch_dir, build_delta, verify_dir};
+use facerecd::hub::batch::{batch_dir, build_delta, build_snapshot, snapshot_dir, verify_dir};
 use facerecd::hub::keys::hub_key;
 use facerecd::hub::process::{QualityGates, process_domain, staged_faces};
 use facerecd::hub::review::{approve, erase};
@@ -200,6 +200,13 @@ fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
     assert_eq!((b2.seq, b2.people_added, b2.people_removed), (2, 0, 1));
     let content = verify_dir(&batch_dir(&store, &d, 2), &trusted).unwrap();
     assert_eq!(content.removed, ["person_02"]);
+
+    // A snapshot holds what is published: person_01 only, at seq 2.
+    let snap = build_snapshot(&store, &d, &key).unwrap();
+    assert_eq!((snap.seq, snap.people_added), (2, 1));
+    let content = verify_dir(&snapshot_dir(&store, &d, 2), &trusted).unwrap();
+    assert_eq!(content.added[0].person, "person_01");
+    assert_eq!(content.added[0].embeddings.len(), staged.len());
 
     // Nothing changed: no batch 3.
     assert!(build_delta(&store, &d, &key).unwrap().is_none());

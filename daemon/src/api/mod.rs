@@ -110,6 +110,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(review::approve))
         .routes(routes!(review::reject))
         .routes(routes!(review::build_batch))
+        .routes(routes!(review::build_snapshot))
         .routes(routes!(review::erase_person))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).

@@ -218,3 +218,31 @@ pub async fn erase_person(
     blocking(move || review::erase(&store, &code, &person)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Writes a signed snapshot of everything the domain has published (the
+/// state after its last batch), for new or far-behind edges.
+#[utoipa::path(post, path = "/api/domains/{code}/snapshots", tag = "training", security(("bearer" = [])),
+    params(("code" = String, Path, description = "Domain code")),
+    responses(
+        (status = 201, body = BatchManifest),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "No batch yet"),
+    ))]
+pub async fn build_snapshot(
+    State(state): State<AppState>,
+    client: Client,
+    ApiPath(code): ApiPath<String>,
+) -> Result<(StatusCode, Json<BatchManifest>), ApiError> {
+    let code = domain_code(&code)?;
+    client.authorize(&code)?;
+    hub_only(&state)?;
+    let store = state.store.clone();
+    let manifest = blocking(move || {
+        store.domain(&code)?;
+        let key = keys::hub_key(store.layout())?;
+        batch::build_snapshot(&store, &code, &key)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(manifest)))
+}

@@ -29,6 +29,19 @@ pub fn run(config: &Config, cmd: BatchCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        BatchCommand::Snapshot { domain } => {
+            let code = DomainCode::parse(&domain)?;
+            let key = keys::hub_key(store.layout())?;
+            let m = batch::build_snapshot(&store, &code, &key)?;
+            println!(
+                "{domain}: snapshot at batch {} ({} people, {} descriptors) in {}",
+                m.seq,
+                m.people_added,
+                m.descriptors,
+                batch::snapshot_dir(&store, &code, m.seq).display()
+            );
+            Ok(())
+        }
         BatchCommand::Verify { dir, public_keys } => {
             let trusted = if public_keys.is_empty() {
                 vec![keys::hub_key(store.layout())?.verifying_key()]

@@ -92,6 +92,110 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+pub fn snapshot_dir(store: &Store, domain: &DomainCode, seq: u64) -> PathBuf {
+    store
+        .layout()
+        .batched(domain)
+        .join(format!("snapshot_{seq:04}"))
+}
+
+fn person_entry(
+    store: &Store,
+    domain: &DomainCode,
+    person: &PersonId,
+) -> anyhow::Result<BatchPerson> {
+    let p = store
+        .get_person(domain, person)?
+        .with_context(|| format!("person '{person}' vanished"))?;
+    let embeddings = store
+        .person_embeddings(domain, person)?
+        .into_iter()
+        .map(|e| BatchEmbedding {
+            id: e.id,
+            image_id: e.image_id,
+            vector: e.vector,
+        })
+        .collect();
+    Ok(BatchPerson {
+        person: person.to_string(),
+        display_name: p.display_name,
+        wikidata_id: p.wikidata_id,
+        embeddings,
+    })
+}
+
+fn sign(
+    key: &SigningKey,
+    content: &BatchContent,
+    kind: BatchKind,
+) -> anyhow::Result<(Vec<u8>, BatchManifest)> {
+    let bytes = serde_json::to_vec(content)?;
+    let mut manifest = BatchManifest {
+        format: FORMAT.into(),
+        domain: content.domain.clone(),
+        seq: content.seq,
+        id: format!("{:04}", content.seq),
+        kind,
+        created_at: Utc::now(),
+        people_added: content.added.len() as u64,
+        people_removed: content.removed.len() as u64,
+        descriptors: content
+            .added
+            .iter()
+            .map(|p| p.embeddings.len() as u64)
+            .sum(),
+        content_sha256: hex::encode(Sha256::digest(&bytes)),
+        public_key: hex::encode(key.verifying_key().to_bytes()),
+        signature: String::new(),
+    };
+    manifest.signature = hex::encode(key.sign(manifest.signed_message().as_bytes()).to_bytes());
+    Ok((bytes, manifest))
+}
+
+fn write_batch_files(
+    dir: &Path,
+    content: &[u8],
+    manifest: &BatchManifest,
+) -> anyhow::Result<Vec<u8>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let manifest_json = serde_json::to_vec_pretty(manifest)?;
+    write_atomic(&dir.join("descriptors.json"), content)?;
+    write_atomic(&dir.join("batch_metadata.json"), &manifest_json)?;
+    Ok(manifest_json)
+}
+
+/// Builds a snapshot of what the domain has published up to its last batch
+/// (every person in production), for new or far-behind edges: applying it
+/// replaces an edge's state with the state after batch `seq`. A snapshot is
+/// derived data (like an index dump): it is written beside the batches and
+/// can be rebuilt at any time.
+pub fn build_snapshot(
+    store: &Store,
+    domain: &DomainCode,
+    key: &SigningKey,
+) -> anyhow::Result<BatchManifest> {
+    let Some(last) = store.last_batch(domain)? else {
+        bail!("domain '{domain}' has no batch yet: build one before a snapshot");
+    };
+    let mut added = Vec::new();
+    for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
+        added.push(person_entry(store, domain, &person.id)?);
+    }
+    let content = BatchContent {
+        domain: domain.to_string(),
+        seq: last.seq,
+        added,
+        removed: vec![],
+    };
+    let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot)?;
+    write_batch_files(&snapshot_dir(store, domain, last.seq), &bytes, &manifest)?;
+    tracing::info!(domain = %domain, seq = last.seq, people = manifest.people_added, "snapshot built");
+    Ok(manifest)
+}
+
 /// Builds the next delta batch of `domain`, or `None` when nothing was
 /// approved or erased since the last one.
 pub fn build_delta(
@@ -106,24 +210,7 @@ pub fn build_delta(
     let seq = store.last_batch(domain)?.map_or(0, |b| b.seq) + 1;
     let mut added = Vec::with_capacity(pending.approved.len());
     for person in &pending.approved {
-        let p = store
-            .get_person(domain, person)?
-            .with_context(|| format!("approved person '{person}' vanished"))?;
-        let embeddings = store
-            .person_embeddings(domain, person)?
-            .into_iter()
-            .map(|e| BatchEmbedding {
-                id: e.id,
-                image_id: e.image_id,
-                vector: e.vector,
-            })
-            .collect();
-        added.push(BatchPerson {
-            person: person.to_string(),
-            display_name: p.display_name,
-            wikidata_id: p.wikidata_id,
-            embeddings,
-        });
+        added.push(person_entry(store, domain, person)?);
     }
     let content = BatchContent {
         domain: domain.to_string(),
@@ -131,38 +218,12 @@ pub fn build_delta(
         removed: pending.removed.iter().map(PersonId::to_string).collect(),
         added,
     };
-    let bytes = serde_json::to_vec(&content)?;
-    let id = format!("{seq:04}");
-    let mut manifest = BatchManifest {
-        format: FORMAT.into(),
-        domain: domain.to_string(),
-        seq,
-        id: id.clone(),
-        kind: BatchKind::Delta,
-        created_at: Utc::now(),
-        people_added: content.added.len() as u64,
-        people_removed: content.removed.len() as u64,
-        descriptors: content
-            .added
-            .iter()
-            .map(|p| p.embeddings.len() as u64)
-            .sum(),
-        content_sha256: hex::encode(Sha256::digest(&bytes)),
-        public_key: hex::encode(key.verifying_key().to_bytes()),
-        signature: String::new(),
-    };
-    manifest.signature = hex::encode(key.sign(manifest.signed_message().as_bytes()).to_bytes());
+    let (bytes, manifest) = sign(key, &content, BatchKind::Delta)?;
+    let id = manifest.id.clone();
 
     // Files first (a leftover of a crashed build of this seq is replaced),
     // then the one transaction that makes the batch real.
-    let dir = batch_dir(store, domain, seq);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    let manifest_json = serde_json::to_vec_pretty(&manifest)?;
-    write_atomic(&dir.join("descriptors.json"), &bytes)?;
-    write_atomic(&dir.join("batch_metadata.json"), &manifest_json)?;
+    let manifest_json = write_batch_files(&batch_dir(store, domain, seq), &bytes, &manifest)?;
     std::fs::create_dir_all(store.layout().batch_manifests())?;
     write_atomic(&store.layout().batch_manifest(domain, &id), &manifest_json)?;
     store.commit_batch(
