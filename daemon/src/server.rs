@@ -113,6 +113,10 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     };
     let state = AppState {
         plugins,
+        jobs: Default::default(),
+        engine: Default::default(),
+        models_dir: Arc::new(config.models_dir.clone()),
+        http_limits: config.plugin_limits.http.clone(),
         store,
         tokens: Arc::new(TokenTable::from_config(&tokens)?),
         node: Arc::new(node),

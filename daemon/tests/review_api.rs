@@ -162,3 +162,79 @@ async fn uploads_store_images_by_their_bytes_and_report_each_file() {
     assert!(detail.contains("domain"), "{detail}");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn upload_process_job_approve_and_batch_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Node::hub(dir.path()).await;
+    hub.create("serbia").await;
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/faces");
+    let mut form = reqwest::multipart::Form::new()
+        .text("domain", "serbia")
+        .text("person", "person_05");
+    for f in ["img16.jpg", "img17.jpg"] {
+        let bytes = std::fs::read(samples.join(f)).unwrap();
+        form = form.part("files", reqwest::multipart::Part::bytes(bytes).file_name(f));
+    }
+    let resp = hub
+        .req(Method::POST, "/api/training/images", Some(SERBIA))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let resp = hub
+        .post_json("/api/training/process", SERBIA, json!({"domain": "serbia"}))
+        .await;
+    assert_eq!(resp.status(), 202);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = resp.json().await.unwrap();
+    assert_eq!(job["total"], 2);
+    let mut finished = Value::Null;
+    for _ in 0..600 {
+        let j: Value = hub.get(&location, SERBIA).await.json().await.unwrap();
+        if j["state"] != "running" {
+            finished = j;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(finished["state"], "succeeded", "{finished}");
+    assert_eq!(finished["done"], 2);
+    assert_eq!(finished["result"]["staged"], 2, "{finished}");
+    problem(hub.get(&location, GREECE).await, 404).await;
+
+    let staging: Value = hub
+        .get("/api/training/staging?domain=serbia", SERBIA)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staging[0]["person"]["id"], "person_05");
+    assert_eq!(staging[0]["staged"].as_array().unwrap().len(), 2);
+
+    let resp = hub
+        .post_json(
+            "/api/training/approve",
+            SERBIA,
+            json!({"domain": "serbia", "people": ["person_05"]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let resp = hub
+        .post_json("/api/domains/serbia/batches", SERBIA, json!({}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let built: Value = resp.json().await.unwrap();
+    assert_eq!(built["batch"]["seq"], 1);
+    assert_eq!(built["batch"]["descriptors"], 2);
+    let stats: Value = hub
+        .get("/api/domains/serbia/stats", SERBIA)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["production_batches"], 1);
+    hub.stop().await;
+}

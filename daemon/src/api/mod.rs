@@ -5,6 +5,7 @@
 mod domains;
 mod extract;
 mod health;
+mod jobs;
 mod problem;
 mod review;
 mod training;
@@ -42,6 +43,13 @@ pub struct AppState {
     pub public_hosts: Arc<Vec<String>>,
     /// The WASM plugin runtime; only a hub has one.
     pub plugins: Option<Arc<facerec_plugin_host::PluginHost>>,
+    /// Long-running work clients poll at `/api/jobs/{id}`.
+    pub jobs: Arc<crate::hub::jobs::Jobs>,
+    /// The face models, loaded on first use (a hub may never process).
+    pub engine: Arc<std::sync::OnceLock<facerec_vision::FaceEngine>>,
+    pub models_dir: Arc<std::path::PathBuf>,
+    /// Limits of the hub's downloads (shared with plugins).
+    pub http_limits: facerec_plugin_host::HttpLimits,
 }
 
 impl AppState {
@@ -111,6 +119,9 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(review::reject))
         .routes(routes!(review::build_batch))
         .routes(routes!(review::build_snapshot))
+        .routes(routes!(jobs::start_processing))
+        .routes(routes!(jobs::start_download))
+        .routes(routes!(jobs::get_job))
         .routes(routes!(review::erase_person))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).

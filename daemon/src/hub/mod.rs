@@ -4,6 +4,7 @@
 pub mod acquire;
 pub mod batch;
 pub mod candidates;
+pub mod jobs;
 pub mod keys;
 pub mod process;
 pub mod review;

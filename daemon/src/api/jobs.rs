@@ -1,0 +1,179 @@
+//! Long hub work started over HTTP answers 202 with a job to poll:
+//! `POST /api/training/process`, `POST /api/training/download`,
+//! `GET /api/jobs/{id}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use facerec_storage::{DomainCode, ImageStatus};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, ApiPath, domain_code};
+use super::{ApiError, AppState, Problem};
+use crate::auth::Client;
+use crate::hub::jobs::Job;
+use crate::hub::{acquire, process};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainJobRequest {
+    pub domain: String,
+}
+
+type Accepted = (StatusCode, [(header::HeaderName, String); 1], Json<Job>);
+
+async fn prepare(state: &AppState, client: &Client, raw: &str) -> Result<DomainCode, ApiError> {
+    let code = domain_code(raw)?;
+    client.authorize(&code)?;
+    if state.plugins.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "training runs on the hub, not on an edge",
+        ));
+    }
+    let c = code.clone();
+    state.storage(move |s| s.domain(&c)).await?;
+    Ok(code)
+}
+
+fn accepted(state: &AppState, id: u64) -> Accepted {
+    let job = state.jobs.get(id).expect("just started");
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, format!("/api/jobs/{id}"))],
+        Json(job),
+    )
+}
+
+/// Processes every new image of the domain (detect, gates, embed,
+/// outliers → staging) in the background.
+#[utoipa::path(post, path = "/api/training/process", tag = "training", security(("bearer" = [])),
+    request_body = DomainJobRequest,
+    responses(
+        (status = 202, body = Job, description = "Started; poll the Location"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_processing(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<DomainJobRequest>,
+) -> Result<Accepted, ApiError> {
+    let code = prepare(&state, &client, &req.domain).await?;
+    let c = code.clone();
+    let total = state
+        .storage(move |s| {
+            let mut n = 0u64;
+            for p in s.list_people(&c, None)? {
+                n += s
+                    .person_images(&c, &p.id)?
+                    .iter()
+                    .filter(|i| i.status == ImageStatus::New)
+                    .count() as u64;
+            }
+            Ok(n)
+        })
+        .await?;
+    let job = state.jobs.start("process", code.as_str(), total);
+    let id = job.id();
+    let (store, engine, models) = (
+        state.store.clone(),
+        state.engine.clone(),
+        state.models_dir.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let outcome = (|| -> anyhow::Result<serde_json::Value> {
+            let engine = match engine.get() {
+                Some(e) => e,
+                None => {
+                    let loaded = facerec_vision::FaceEngine::load(
+                        &facerec_vision::ModelFiles::new(models.as_path()),
+                    )?;
+                    engine.get_or_init(|| loaded)
+                }
+            };
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let step = job.clone();
+            let report = process::process_domain(
+                &store,
+                engine,
+                &code,
+                &process::QualityGates::default(),
+                threads,
+                &move || step.step(),
+            )?;
+            for (image, person, reason) in &report.refused {
+                job.error(format!("image {image} of {person}: {reason}"));
+            }
+            Ok(
+                serde_json::json!({"processed": report.processed, "staged": report.staged, "refused": report.refused.len()}),
+            )
+        })();
+        job.finish(outcome);
+    });
+    Ok(accepted(&state, id))
+}
+
+/// Downloads the photos proposed for the domain's candidates, through the
+/// domain's allowlist, in the background.
+#[utoipa::path(post, path = "/api/training/download", tag = "training", security(("bearer" = [])),
+    request_body = DomainJobRequest,
+    responses(
+        (status = 202, body = Job, description = "Started; poll the Location"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_download(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<DomainJobRequest>,
+) -> Result<Accepted, ApiError> {
+    let code = prepare(&state, &client, &req.domain).await?;
+    let c = code.clone();
+    let total = state
+        .storage(move |s| {
+            Ok(
+                s.list_people(&c, Some(facerec_storage::PersonStatus::Candidate))?
+                    .iter()
+                    .map(|p| p.image_urls.len() as u64)
+                    .sum(),
+            )
+        })
+        .await?;
+    let job = state.jobs.start("download", code.as_str(), total);
+    let id = job.id();
+    let store = state.store.clone();
+    let http = facerec_plugin_host::GuardedHttp::new(state.http_limits.clone());
+    tokio::task::spawn_blocking(move || {
+        let step = job.clone();
+        let outcome = acquire::download_candidates(&store, &http, &code, |_| step.step()).map(|report| {
+            for (url, reason) in &report.failed {
+                job.error(format!("{url}: {reason}"));
+            }
+            serde_json::json!({"downloaded": report.downloaded, "duplicates": report.duplicates, "failed": report.failed.len()})
+        });
+        job.finish(outcome);
+    });
+    Ok(accepted(&state, id))
+}
+
+/// A job's progress: done of total, errors so far, and its result when finished.
+#[utoipa::path(get, path = "/api/jobs/{id}", tag = "training", security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Job id")),
+    responses(
+        (status = 200, body = Job),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such job (or not this client's)"),
+    ))]
+pub async fn get_job(
+    State(state): State<AppState>,
+    client: Client,
+    ApiPath(id): ApiPath<u64>,
+) -> Result<Json<Job>, ApiError> {
+    let job = state
+        .jobs
+        .get(id)
+        .filter(|j| DomainCode::parse(&j.domain).is_ok_and(|d| client.may_access(&d)))
+        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
+    Ok(Json(job))
+}
