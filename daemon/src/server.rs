@@ -98,6 +98,10 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     }
 
     let plugins = if role == Role::Hub {
+        // The batch-signing key exists from the first start, so its public
+        // half can be handed to edges before any batch is built.
+        let key = crate::hub::keys::hub_key(store.layout())?;
+        tracing::info!(public_key = %hex::encode(key.verifying_key().to_bytes()), "hub batch-signing key");
         match facerec_plugin_host::bundled::install_missing(&config.plugins_dir) {
             Ok(written) if !written.is_empty() => {
                 tracing::info!(dir = %config.plugins_dir.display(),

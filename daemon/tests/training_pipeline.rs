@@ -145,7 +145,7 @@ fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
     // Review → production → signed batches.
     let p2 = PersonId::parse("person_02").unwrap();
     let staged_p2 = staged_faces(&store, &d, &p2).len();
-    let approved = approve(&store, &d, &[p1.clone(), p2.clone()]).unwrap();
+    let approved = approve(&store, &d, &[p1.clone(), p2.clone()], None).unwrap();
     assert_eq!(approved.faces, staged.len() + staged_p2);
     assert!(
         staged_faces(&store, &d, &p1).is_empty(),

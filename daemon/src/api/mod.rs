@@ -119,6 +119,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(review::reject))
         .routes(routes!(review::build_batch))
         .routes(routes!(review::build_snapshot))
+        .routes(routes!(review::public_key))
         .routes(routes!(jobs::start_processing))
         .routes(routes!(jobs::start_download))
         .routes(routes!(jobs::get_job))

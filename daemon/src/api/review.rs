@@ -79,6 +79,8 @@ pub struct ReviewRequest {
     pub domain: String,
     /// Person ids.
     pub people: Vec<String>,
+    /// Only these staged images (ids) of those people; all when absent.
+    pub images: Option<Vec<u64>>,
     /// Recorded on rejected images (reject only).
     pub reason: Option<String>,
 }
@@ -121,7 +123,8 @@ pub async fn approve(
 ) -> Result<Json<ReviewReport>, ApiError> {
     let (code, people) = review_target(&client, &state, &req)?;
     let store = state.store.clone();
-    blocking(move || review::approve(&store, &code, &people))
+    let images = req.images.clone();
+    blocking(move || review::approve(&store, &code, &people, images.as_deref()))
         .await
         .map(Json)
 }
@@ -145,7 +148,8 @@ pub async fn reject(
         .clone()
         .unwrap_or_else(|| "rejected on review".into());
     let store = state.store.clone();
-    blocking(move || review::reject(&store, &code, &people, &reason))
+    let images = req.images.clone();
+    blocking(move || review::reject(&store, &code, &people, images.as_deref(), &reason))
         .await
         .map(Json)
 }
@@ -217,6 +221,23 @@ pub async fn erase_person(
     let store = state.store.clone();
     blocking(move || review::erase(&store, &code, &person)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The hub's batch-signing public key (hex), for edges to trust.
+#[utoipa::path(get, path = "/api/batches/public-key", tag = "training", security(("bearer" = [])),
+    responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn public_key(
+    State(state): State<AppState>,
+    _client: Client,
+) -> Result<String, ApiError> {
+    hub_only(&state)?;
+    let store = state.store.clone();
+    blocking(move || {
+        Ok(hex::encode(
+            keys::hub_key(store.layout())?.verifying_key().to_bytes(),
+        ))
+    })
+    .await
 }
 
 /// Writes a signed snapshot of everything the domain has published (the

@@ -189,7 +189,7 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             people: raw,
         } => {
             let code = DomainCode::parse(&domain)?;
-            let r = review::approve(&store, &code, &people(&raw)?)?;
+            let r = review::approve(&store, &code, &people(&raw)?, None)?;
             println!(
                 "{domain}: approved {} faces of {} people; `facerecd batch build --domain {domain}` publishes them",
                 r.faces, r.people
@@ -202,7 +202,7 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             people: raw,
         } => {
             let code = DomainCode::parse(&domain)?;
-            let r = review::reject(&store, &code, &people(&raw)?, &reason)?;
+            let r = review::reject(&store, &code, &people(&raw)?, None, &reason)?;
             println!(
                 "{domain}: rejected {} people ({} staged faces)",
                 r.people, r.faces

@@ -60,10 +60,14 @@ pub fn approve(
     store: &Store,
     domain: &DomainCode,
     people: &[PersonId],
+    only_images: Option<&[u64]>,
 ) -> anyhow::Result<ReviewReport> {
     let mut report = ReviewReport::default();
     for person in people {
-        let faces = staged_faces(store, domain, person);
+        let mut faces = staged_faces(store, domain, person);
+        if let Some(ids) = only_images {
+            faces.retain(|f| ids.contains(&f.image_id));
+        }
         if faces.is_empty() {
             anyhow::bail!("person '{person}' has no faces in staging");
         }
@@ -89,6 +93,7 @@ pub fn approve(
                 let _ = std::fs::remove_file(staging.join(format!("{}.{ext}", face.image_id)));
             }
         }
+        // Only removed when empty: faces not approved this time stay staged.
         let _ = std::fs::remove_dir(&staging);
         report.people += 1;
         report.faces += faces.len();
@@ -96,20 +101,30 @@ pub fn approve(
     Ok(report)
 }
 
-/// Rejects every staged face of each person, and the person.
+/// Rejects staged faces: all of each person's, and the person, or with
+/// `only_images` just those images (the person stays in staging).
 pub fn reject(
     store: &Store,
     domain: &DomainCode,
     people: &[PersonId],
+    only_images: Option<&[u64]>,
     reason: &str,
 ) -> anyhow::Result<ReviewReport> {
     let mut report = ReviewReport::default();
     for person in people {
-        let faces = staged_faces(store, domain, person);
+        let mut faces = staged_faces(store, domain, person);
+        if let Some(ids) = only_images {
+            faces.retain(|f| ids.contains(&f.image_id));
+        }
         let ids: Vec<u64> = faces.iter().map(|f| f.image_id).collect();
-        store.reject(domain, person, &ids, reason, true)?;
+        store.reject(domain, person, &ids, reason, only_images.is_none())?;
         let staging = store.layout().staging(domain).join(person.as_str());
-        let _ = std::fs::remove_dir_all(&staging);
+        for id in &ids {
+            for ext in ["png", "json"] {
+                let _ = std::fs::remove_file(staging.join(format!("{id}.{ext}")));
+            }
+        }
+        let _ = std::fs::remove_dir(&staging);
         report.people += 1;
         report.faces += ids.len();
     }
