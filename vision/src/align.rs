@@ -103,11 +103,11 @@ impl Region {
         let (x0, y0) = (fx.floor() as usize, fy.floor() as usize);
         let (x1, y1) = ((x0 + 1).min(self.width - 1), (y0 + 1).min(self.height - 1));
         let (ax, ay) = ((fx - x0 as f64) as f32, (fy - y0 as f64) as f32);
-        for c in 0..3 {
+        for (c, channel) in out.iter_mut().enumerate() {
             let p = |xx: usize, yy: usize| self.data[(yy * self.width + xx) * 3 + c];
             let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
             let bottom = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
-            out[c] = (top * (1.0 - ay) + bottom * ay).round().clamp(0.0, 255.0) as u8;
+            *channel = (top * (1.0 - ay) + bottom * ay).round().clamp(0.0, 255.0) as u8;
         }
     }
 }
