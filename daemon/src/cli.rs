@@ -131,7 +131,7 @@ pub enum Command {
     /// Detect, embed and compare faces in image files (JSON on stdout).
     #[command(subcommand)]
     Faces(FacesCommand),
-    /// Training on the hub's data root: candidates from plugins.
+    /// Training on a hub's data root: candidates, photos, processing, review, erasure.
     #[command(subcommand)]
     Train(TrainCommand),
     /// Build, verify and inspect signed per-domain batches.
@@ -184,7 +184,7 @@ pub enum TrainCommand {
         json: bool,
     },
     /// Copy photos into the domain's training folder: DIR holds one folder per
-    /// person (named by the person id), or files named {person}_{timestamp}_{n}.jpg.
+    /// person (named by the person id), or files named like novak_djokovic_20240101120000_1.jpg.
     Ingest {
         #[arg(long)]
         domain: String,
