@@ -17,3 +17,4 @@ pub mod config;
 pub mod hub;
 pub mod node;
 pub mod server;
+pub mod sync;
