@@ -4,5 +4,7 @@
 //! hub's publisher and the edge's subscriber share one definition of it.
 //! The protocol is documented in `docs/mqtt.md` once the transport lands.
 
+pub mod broker;
 pub mod chunks;
+pub mod client;
 pub mod topics;
