@@ -26,12 +26,7 @@ type Accepted = (StatusCode, [(header::HeaderName, String); 1], Json<Job>);
 async fn prepare(state: &AppState, client: &Client, raw: &str) -> Result<DomainCode, ApiError> {
     let code = domain_code(raw)?;
     client.authorize(&code)?;
-    if state.plugins.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "training runs on the hub, not on an edge",
-        ));
-    }
+    state.require_hub()?;
     let c = code.clone();
     state.storage(move |s| s.domain(&c)).await?;
     Ok(code)

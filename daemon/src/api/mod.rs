@@ -53,6 +53,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// 409 on an edge: training and batches are the hub's work.
+    pub fn require_hub(&self) -> Result<(), ApiError> {
+        if self.plugins.is_some() {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "training runs on the hub, not on an edge",
+            ))
+        }
+    }
+
     /// Runs a blocking storage call off the async workers.
     pub async fn storage<T, F>(&self, f: F) -> Result<T, ApiError>
     where

@@ -16,17 +16,6 @@ use crate::hub::batch::{self, BatchManifest};
 use crate::hub::keys;
 use crate::hub::review::{self, ReviewReport, StagingEntry};
 
-fn hub_only(state: &AppState) -> Result<(), ApiError> {
-    if state.plugins.is_some() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "training runs on the hub, not on an edge",
-        ))
-    }
-}
-
 /// Runs blocking hub work; anyhow errors become 422 when they are about
 /// the request (unknown person, nothing staged) and 500 otherwise.
 async fn blocking<T: Send + 'static>(
@@ -62,7 +51,7 @@ pub async fn staging(
 ) -> Result<Json<Vec<StagingEntry>>, ApiError> {
     let code = domain_code(&q.domain)?;
     client.authorize(&code)?;
-    hub_only(&state)?;
+    state.require_hub()?;
     let store = state.store.clone();
     blocking(move || {
         store.domain(&code)?;
@@ -103,7 +92,7 @@ fn review_target(
 ) -> Result<(DomainCode, Vec<PersonId>), ApiError> {
     let code = domain_code(&req.domain)?;
     client.authorize(&code)?;
-    hub_only(state)?;
+    state.require_hub()?;
     Ok((code, parse_people(&req.people)?))
 }
 
@@ -178,7 +167,7 @@ pub async fn build_batch(
 ) -> Result<(StatusCode, Json<BuildResult>), ApiError> {
     let code = domain_code(&code)?;
     client.authorize(&code)?;
-    hub_only(&state)?;
+    state.require_hub()?;
     let store = state.store.clone();
     let built = blocking(move || {
         store.domain(&code)?;
@@ -216,7 +205,7 @@ pub async fn erase_person(
 ) -> Result<StatusCode, ApiError> {
     let code = domain_code(&code)?;
     client.authorize(&code)?;
-    hub_only(&state)?;
+    state.require_hub()?;
     let person = PersonId::parse(&id).map_err(ApiError::from)?;
     let store = state.store.clone();
     blocking(move || review::erase(&store, &code, &person)).await?;
@@ -230,7 +219,7 @@ pub async fn public_key(
     State(state): State<AppState>,
     _client: Client,
 ) -> Result<String, ApiError> {
-    hub_only(&state)?;
+    state.require_hub()?;
     let store = state.store.clone();
     blocking(move || {
         Ok(hex::encode(
@@ -257,7 +246,7 @@ pub async fn build_snapshot(
 ) -> Result<(StatusCode, Json<BatchManifest>), ApiError> {
     let code = domain_code(&code)?;
     client.authorize(&code)?;
-    hub_only(&state)?;
+    state.require_hub()?;
     let store = state.store.clone();
     let manifest = blocking(move || {
         store.domain(&code)?;

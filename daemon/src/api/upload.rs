@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
 use facerec_storage::{ImageSource, PersonId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -86,12 +85,7 @@ pub async fn upload_images(
             .ok_or_else(|| bad("the form needs a `domain` field"))?,
     )?;
     client.authorize(&code)?;
-    if state.plugins.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "training runs on the hub, not on an edge",
-        ));
-    }
+    state.require_hub()?;
     let person = PersonId::parse(
         person
             .as_deref()

@@ -42,7 +42,7 @@ pub fn ensure_bootstrap_admin(layout: &Layout) -> anyhow::Result<(TokenConfig, P
     Ok((entry, path))
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -53,7 +53,7 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// Writes via a temp file and rename, so a crash never leaves half a token.
-fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -6,7 +6,7 @@
 //! domain with the `X-Client-Domain` header or the subdomain of `Host`
 //! (`serbia.facerec.example.com`). See [`client::Client`].
 
-mod bootstrap;
+pub(crate) mod bootstrap;
 mod client;
 mod tokens;
 

@@ -98,7 +98,10 @@ pub fn store_image(
         })
         .find(|(p, _)| !p.exists())
         .expect("some n is free");
-    write_atomically(&path, bytes)?;
+    crate::fsutil::write_atomic(&path, bytes).map_err(|source| AcquireError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let relative = Path::new("training").join(domain.as_str()).join(&file);
     let result = store.add_image(
         domain,
@@ -118,21 +121,6 @@ pub fn store_image(
             Ok(other?)
         }
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AcquireError> {
-    let io = |source| AcquireError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("part");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
-    }
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -86,10 +86,8 @@ pub fn batch_dir(store: &Store, domain: &DomainCode, seq: u64) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    crate::fsutil::write_atomic(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn snapshot_dir(store: &Store, domain: &DomainCode, seq: u64) -> PathBuf {

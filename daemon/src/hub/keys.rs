@@ -2,13 +2,12 @@
 //! `{data_root}/secrets/hub.ed25519` (hex seed, mode 0600). Edges trust the
 //! public key (`facerecd batch public-key`).
 
-use std::io::Write;
-use std::path::Path;
-
 use anyhow::Context;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use facerec_storage::Layout;
 use rand::RngCore;
+
+use crate::auth::bootstrap::{create_private_dir, write_private};
 
 pub fn key_path(layout: &Layout) -> std::path::PathBuf {
     layout.secrets().join("hub.ed25519")
@@ -24,6 +23,8 @@ pub fn hub_key(layout: &Layout) -> anyhow::Result<SigningKey> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
             rand::rng().fill_bytes(&mut seed);
+            let dir = path.parent().expect("key path has a parent");
+            create_private_dir(dir)?;
             write_private(&path, &hex::encode(seed))?;
             tracing::info!(file = %path.display(), "generated the hub's batch signing key");
             Ok(SigningKey::from_bytes(&seed))
@@ -46,27 +47,4 @@ pub fn parse_public_key(text: &str) -> anyhow::Result<VerifyingKey> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("a public key is 32 bytes (64 hex digits)"))?;
     VerifyingKey::from_bytes(&bytes).context("not a valid ed25519 public key")
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let dir = path.parent().expect("key path has a parent");
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

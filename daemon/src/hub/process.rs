@@ -294,10 +294,10 @@ pub fn process_domain(
             }
             // Files first, then the row: a crash leaves files a rerun overwrites.
             chip.save(dir.join(format!("{}.png", face.image_id)))?;
-            let json = dir.join(format!("{}.json", face.image_id));
-            let tmp = json.with_extension("json.part");
-            std::fs::write(&tmp, serde_json::to_vec(&face)?)?;
-            std::fs::rename(&tmp, &json)?;
+            crate::fsutil::write_atomic(
+                &dir.join(format!("{}.json", face.image_id)),
+                &serde_json::to_vec(&face)?,
+            )?;
             store.set_image_status(domain, face.image_id, ImageStatus::Staged, None)?;
             report.staged += 1;
             staged_any = true;

@@ -135,14 +135,26 @@ pub fn reject(
 /// the next batch), then every file of theirs.
 pub fn erase(store: &Store, domain: &DomainCode, person: &PersonId) -> anyhow::Result<usize> {
     let images = store.erase_person(domain, person)?;
+    // The registry already says erased; a file that cannot be removed is
+    // logged by name so an operator can remove it by hand.
+    let complain = |path: &std::path::Path, e: std::io::Error| {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::error!(path = %path.display(), "erased person's file not removed: {e}");
+        }
+    };
     for image in &images {
-        let _ = std::fs::remove_file(store.layout().root().join(&image.path));
+        let path = store.layout().root().join(&image.path);
+        if let Err(e) = std::fs::remove_file(&path) {
+            complain(&path, e);
+        }
     }
     for dir in [
         store.layout().staging(domain).join(person.as_str()),
         store.layout().production(domain).join(person.as_str()),
     ] {
-        let _ = std::fs::remove_dir_all(dir);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            complain(&dir, e);
+        }
     }
     tracing::info!(domain = %domain, person = %person, images = images.len(), "person erased");
     Ok(images.len())

@@ -10,6 +10,25 @@ use crate::error::{StorageError, StorageResult};
 use crate::model::*;
 use crate::schema::*;
 
+/// Inserts `batch` inside `txn` if its seq follows the last one exactly, so
+/// two builders racing on one domain cannot both publish seq N.
+pub(crate) fn insert_next_batch(
+    txn: &redb::WriteTransaction,
+    batch: &BatchMeta,
+) -> StorageResult<()> {
+    let d = batch.domain.as_str();
+    let mut table = txn.open_table(BATCHES)?;
+    let last = last_seq(&table, d)?;
+    if batch.seq != last + 1 {
+        return Err(StorageError::Conflict(format!(
+            "batch seq {} for '{d}' does not follow the last recorded seq {last}",
+            batch.seq
+        )));
+    }
+    table.insert((d, batch.seq), encode(batch).as_slice())?;
+    Ok(())
+}
+
 impl Store {
     /// Records a built batch. Its seq must follow the last one exactly, so two
     /// builders racing on one domain cannot both publish seq N.
@@ -19,17 +38,7 @@ impl Store {
         if read_domain(&txn.open_table(DOMAINS)?, &batch.domain)?.is_none() {
             return Err(StorageError::UnknownDomain(d.to_string()));
         }
-        {
-            let mut table = txn.open_table(BATCHES)?;
-            let last = last_seq(&table, d)?;
-            if batch.seq != last + 1 {
-                return Err(StorageError::Conflict(format!(
-                    "batch seq {} for '{d}' does not follow the last recorded seq {last}",
-                    batch.seq
-                )));
-            }
-            table.insert((d, batch.seq), encode(batch).as_slice())?;
-        }
+        insert_next_batch(&txn, batch)?;
         txn.commit()?;
         Ok(())
     }
@@ -66,7 +75,7 @@ impl Store {
     }
 }
 
-pub(crate) fn last_seq(
+fn last_seq(
     table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
     d: &str,
 ) -> StorageResult<u64> {

@@ -131,25 +131,8 @@ impl Store {
         status: ImageStatus,
         reason: Option<String>,
     ) -> StorageResult<Image> {
-        let d = domain.as_str();
         let txn = self.db.begin_write()?;
-        let image = {
-            let mut table = txn.open_table(IMAGES)?;
-            let mut image: Image = match table.get((d, id))? {
-                Some(v) => decode("images", format!("{d}/{id}"), v.value())?,
-                None => {
-                    return Err(StorageError::UnknownImage {
-                        domain: d.to_string(),
-                        id,
-                    });
-                }
-            };
-            image.status = status;
-            image.reason = reason;
-            image.updated_at = Utc::now();
-            table.insert((d, id), encode(&image).as_slice())?;
-            image
-        };
+        let image = super::review::set_image_status_in(&txn, domain.as_str(), id, status, reason)?;
         txn.commit()?;
         Ok(image)
     }

@@ -11,13 +11,6 @@ use crate::error::{StorageError, StorageResult};
 use crate::model::*;
 use crate::schema::*;
 
-fn unknown(domain: &DomainCode, id: &PersonId) -> StorageError {
-    StorageError::UnknownPerson {
-        domain: domain.to_string(),
-        person: id.to_string(),
-    }
-}
-
 /// Writes `person` and keeps the status index in step, inside `txn`.
 pub(crate) fn put_person(
     txn: &WriteTransaction,
@@ -206,18 +199,8 @@ impl Store {
         status: PersonStatus,
     ) -> StorageResult<Person> {
         let txn = self.db.begin_write()?;
-        let mut person: Person = {
-            let table = txn.open_table(PEOPLE)?;
-            let got = table.get((domain.as_str(), id.as_str()))?;
-            match got {
-                Some(v) => decode("people", format!("{domain}/{id}"), v.value())?,
-                None => return Err(unknown(domain, id)),
-            }
-        };
-        let previous = person.status;
-        person.status = status;
-        person.updated_at = Utc::now();
-        put_person(&txn, &person, Some(previous))?;
+        let person = super::review::load_person(&txn, domain.as_str(), id.as_str())?;
+        let person = super::review::set_person_status_in(&txn, person, status)?;
         txn.commit()?;
         Ok(person)
     }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::Store;
-use super::batches::last_seq;
+use super::batches::insert_next_batch;
 use super::codec::{decode, encode};
 use super::domains::read_domain;
 use super::embeddings::{NewEmbedding, bump_revision, delete_person_embeddings, insert_embeddings};
@@ -15,7 +15,7 @@ use crate::error::{StorageError, StorageResult};
 use crate::model::*;
 use crate::schema::*;
 
-fn load_person(txn: &WriteTransaction, d: &str, p: &str) -> StorageResult<Person> {
+pub(crate) fn load_person(txn: &WriteTransaction, d: &str, p: &str) -> StorageResult<Person> {
     let table = txn.open_table(PEOPLE)?;
     let got = table.get((d, p))?;
     match got {
@@ -27,18 +27,19 @@ fn load_person(txn: &WriteTransaction, d: &str, p: &str) -> StorageResult<Person
     }
 }
 
-fn set_person_status_in(
+pub(crate) fn set_person_status_in(
     txn: &WriteTransaction,
     mut person: Person,
     status: PersonStatus,
-) -> StorageResult<()> {
+) -> StorageResult<Person> {
     let previous = person.status;
     person.status = status;
     person.updated_at = Utc::now();
-    put_person(txn, &person, Some(previous))
+    put_person(txn, &person, Some(previous))?;
+    Ok(person)
 }
 
-fn set_image_status_in(
+pub(crate) fn set_image_status_in(
     txn: &WriteTransaction,
     d: &str,
     id: u64,
@@ -220,17 +221,7 @@ impl Store {
     pub fn commit_batch(&self, batch: &BatchMeta, published: &PendingChanges) -> StorageResult<()> {
         let d = batch.domain.as_str();
         let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(BATCHES)?;
-            let last = last_seq(&table, d)?;
-            if batch.seq != last + 1 {
-                return Err(StorageError::Conflict(format!(
-                    "batch seq {} for '{d}' does not follow the last recorded seq {last}",
-                    batch.seq
-                )));
-            }
-            table.insert((d, batch.seq), encode(batch).as_slice())?;
-        }
+        insert_next_batch(&txn, batch)?;
         if batch.kind == BatchKind::Delta {
             for person in &published.approved {
                 let p = load_person(&txn, d, person.as_str())?;
