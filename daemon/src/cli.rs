@@ -86,6 +86,39 @@ pub struct Settings {
     /// Folder of WASM candidate plugins [default: DATA_ROOT/plugins].
     #[arg(long, env = "FACEREC_PLUGINS_DIR", global = true, value_name = "DIR")]
     pub plugins_dir: Option<PathBuf>,
+    /// MQTT broker for batch sync: `embedded` (run one in this process),
+    /// `off`, or `mqtt://host:port` / `mqtts://host:port` [hub: embedded; edge: mqtt://127.0.0.1:1883].
+    #[arg(long, env = "FACEREC_MQTT_BROKER", global = true, value_name = "URL")]
+    pub mqtt_broker: Option<String>,
+    /// MQTT username (external brokers).
+    #[arg(
+        long,
+        env = "FACEREC_MQTT_USERNAME",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub mqtt_username: Option<String>,
+    /// MQTT password (prefer the environment or the config file to a flag).
+    #[arg(
+        long,
+        env = "FACEREC_MQTT_PASSWORD",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub mqtt_password: Option<String>,
+    /// This node's MQTT client id and device id; unique per device [default: {role}-{hostname}].
+    #[arg(long, env = "FACEREC_DEVICE_ID", global = true, value_name = "ID")]
+    pub device_id: Option<String>,
+    /// Hex ed25519 keys whose batches an edge accepts (comma-separated; `facerecd batch public-key` on the hub prints its key).
+    #[arg(
+        long,
+        env = "FACEREC_HUB_PUBLIC_KEYS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "KEYS"
+    )]
+    pub hub_public_keys: Option<Vec<String>>,
     /// Log format on stderr.
     #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -103,6 +136,13 @@ impl Settings {
             domains_file: self.domains_file.clone(),
             models_dir: self.models_dir.clone(),
             plugins_dir: self.plugins_dir.clone(),
+            mqtt: crate::sync::config::MqttOverrides {
+                broker: self.mqtt_broker.clone(),
+                username: self.mqtt_username.clone(),
+                password: self.mqtt_password.clone(),
+                device_id: self.device_id.clone(),
+                hub_public_keys: self.hub_public_keys.clone(),
+            },
         }
     }
 }
@@ -119,6 +159,11 @@ pub enum Command {
     Hub,
     /// Run a venue appliance serving only PRIMARY_DOMAIN (and ALLOWED_DOMAINS).
     Edge,
+    /// Run only the embedded MQTT broker (rumqttd), e.g. on its own host.
+    Broker {
+        #[arg(long, default_value = crate::sync::config::DEFAULT_EMBEDDED_LISTEN)]
+        listen: SocketAddr,
+    },
     /// Inspect and change the domain registry of a data root.
     #[command(subcommand)]
     Domains(DomainsCommand),
@@ -281,6 +326,15 @@ pub enum BenchCommand {
         /// Repetitions of each measurement per thread.
         #[arg(long, default_value_t = 30)]
         iterations: usize,
+    },
+    /// Batch sync over the embedded broker: a new edge's snapshot and a delta, publish to searchable, and edge memory.
+    Sync {
+        /// Descriptors in the snapshot a new edge receives.
+        #[arg(long, default_value_t = 75_000)]
+        descriptors: usize,
+        /// People (5 descriptors each) in the delta sent afterwards.
+        #[arg(long, default_value_t = 100)]
+        delta_people: usize,
     },
     /// Search-index build time, memory, latency and recall@1 against brute force, on synthetic descriptors.
     Index {

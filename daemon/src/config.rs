@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use facerec_plugin_host::PluginLimits;
 
 use crate::auth::TokenConfig;
+use crate::node::Role;
+use crate::sync::config::{MqttConfig, MqttFileConfig, MqttOverrides};
 
 /// The config file as written (every field optional).
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +34,9 @@ pub struct FileConfig {
     pub plugin_limits: PluginLimits,
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Batch sync over MQTT (see docs/mqtt.md).
+    #[serde(default)]
+    pub mqtt: MqttFileConfig,
 }
 
 impl FileConfig {
@@ -55,6 +60,7 @@ pub struct Overrides {
     pub domains_file: Option<PathBuf>,
     pub models_dir: Option<PathBuf>,
     pub plugins_dir: Option<PathBuf>,
+    pub mqtt: MqttOverrides,
 }
 
 /// The effective, validated configuration.
@@ -76,6 +82,12 @@ pub struct Config {
     pub plugins_dir: PathBuf,
     pub plugin_limits: PluginLimits,
     pub tokens: Vec<TokenConfig>,
+    /// `[mqtt]` as written and overridden; its defaults depend on the role,
+    /// so it is resolved by [`Config::mqtt`].
+    #[serde(skip)]
+    pub mqtt_file: MqttFileConfig,
+    #[serde(skip)]
+    pub mqtt_overrides: MqttOverrides,
 }
 
 pub const DEFAULT_DATA_ROOT: &str = "./data";
@@ -151,7 +163,50 @@ impl Config {
                 .or(file.models_dir)
                 .unwrap_or_else(facerec_vision::default_models_dir),
             tokens: file.tokens,
+            mqtt_file: file.mqtt,
+            mqtt_overrides: over.mqtt,
         })
+    }
+
+    /// The MQTT settings for `role`: a hub embeds a broker by default, an
+    /// edge connects to one on this host; the device id defaults to the
+    /// role and the host name.
+    pub fn mqtt(&self, role: Role) -> anyhow::Result<MqttConfig> {
+        let (broker, default_id) = match role {
+            Role::Hub => ("embedded", format!("hub-{}", host_name())),
+            Role::Edge => ("mqtt://127.0.0.1:1883", format!("edge-{}", host_name())),
+        };
+        MqttConfig::resolve(
+            self.mqtt_file.clone(),
+            self.mqtt_overrides.clone(),
+            broker,
+            &default_id,
+        )
+        .context("invalid MQTT settings")
+    }
+}
+
+/// This machine's name, reduced to what a device id allows.
+fn host_name() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default();
+    let cleaned: String = raw
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    if cleaned.is_empty() {
+        "node".into()
+    } else {
+        cleaned
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use facerec_storage::{DomainConfigFile, Store};
+use facerec_storage::{DomainCode, DomainConfigFile, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -17,6 +17,14 @@ use crate::node::{NodeScope, Role};
 /// A node serving HTTP in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The node's registry (for embedding and tests: the file is locked).
+    pub store: Arc<Store>,
+    /// An edge's search indexes.
+    pub index: Option<Arc<facerec_index::IndexSet>>,
+    /// A hub's batch publisher (None on an edge or with MQTT off).
+    pub publisher: Option<crate::sync::publisher::Publisher>,
+    /// Batch sync as this node sees it (None when MQTT is off).
+    pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
     /// Where the generated admin token is, when the config names none.
     pub bootstrap_token_file: Option<PathBuf>,
     shutdown: oneshot::Sender<()>,
@@ -97,6 +105,15 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         bootstrap_token_file = Some(path);
     }
 
+    let mqtt = config.mqtt(role)?;
+    if let crate::sync::config::BrokerChoice::Embedded { listen } = &mqtt.broker {
+        crate::sync::broker::start(*listen).with_context(|| {
+            format!("cannot start the embedded MQTT broker on {listen} (set FACEREC_MQTT_BROKER to use another broker, or `off`)")
+        })?;
+    }
+    let mut publisher = None;
+    let mut index = None;
+    let mut sync_status = None;
     let plugins = if role == Role::Hub {
         // The batch-signing key exists from the first start, so its public
         // half can be handed to edges before any batch is built.
@@ -111,17 +128,45 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             Err(e) => tracing::warn!(dir = %config.plugins_dir.display(),
                 "cannot install the bundled plugins: {e}"),
         }
+        if mqtt.enabled() {
+            publisher = Some(crate::sync::publisher::start(&mqtt, store.clone(), key)?);
+        }
         Some(Arc::new(crate::commands::train::plugin_host(config)?))
     } else {
+        let served = served_domains(&store, &node).await?;
+        let options = facerec_index::IndexOptions::new(
+            facerec_index::SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD),
+        );
+        let (set, _reports) = {
+            let store = store.clone();
+            let served = served.clone();
+            tokio::task::spawn_blocking(move || {
+                facerec_index::IndexSet::open(store, &served, options)
+            })
+            .await??
+        };
+        let set = Arc::new(set);
+        if mqtt.enabled() {
+            sync_status = Some(crate::sync::subscriber::start(
+                &mqtt,
+                store.clone(),
+                set.clone(),
+                &served,
+            )?);
+        }
+        index = Some(set);
         None
     };
     let state = AppState {
         plugins,
+        publisher: publisher.clone(),
+        index: index.clone(),
+        sync_status: sync_status.clone(),
         jobs: Default::default(),
         engine: Default::default(),
         models_dir: Arc::new(config.models_dir.clone()),
         http_limits: config.plugin_limits.http.clone(),
-        store,
+        store: store.clone(),
         tokens: Arc::new(TokenTable::from_config(&tokens)?),
         node: Arc::new(node),
         public_hosts: Arc::new(config.public_hosts.clone()),
@@ -143,10 +188,32 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     });
     Ok(RunningServer {
         addr,
+        store,
+        index,
+        publisher,
+        sync_status,
         bootstrap_token_file,
         shutdown: tx,
         task,
     })
+}
+
+/// An edge's domains, which must be in its registry (imported from
+/// FACEREC_DOMAINS_FILE): the primary one and every allowed one.
+async fn served_domains(store: &Arc<Store>, node: &NodeScope) -> anyhow::Result<Vec<DomainCode>> {
+    let served: Vec<DomainCode> = node.allowed().into_iter().flatten().cloned().collect();
+    for d in &served {
+        let store2 = store.clone();
+        let d2 = d.clone();
+        let known = tokio::task::spawn_blocking(move || store2.domain(&d2)).await?;
+        if known.is_err() {
+            bail!(
+                "this edge serves domain '{d}', which its registry does not know: import the domain \
+configuration (FACEREC_DOMAINS_FILE, or `facerecd domains import`) first"
+            );
+        }
+    }
+    Ok(served)
 }
 
 /// Reads and imports a domain configuration JSON file.

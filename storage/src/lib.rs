@@ -26,4 +26,7 @@ pub use model::{
     PluginSettings, SearchMode,
 };
 pub use schema::SCHEMA_VERSION;
-pub use store::{DatasetGraph, EMBEDDING_DIM, Embedding, NewEmbedding, PendingChanges, Store};
+pub use store::{
+    AppliedBatch, DatasetGraph, EMBEDDING_DIM, Embedding, IncomingBatch, NewEmbedding,
+    PendingChanges, Store, SyncedPerson,
+};

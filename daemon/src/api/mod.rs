@@ -8,6 +8,7 @@ mod health;
 mod jobs;
 mod problem;
 mod review;
+mod sync;
 mod training;
 mod upload;
 
@@ -50,6 +51,12 @@ pub struct AppState {
     pub models_dir: Arc<std::path::PathBuf>,
     /// Limits of the hub's downloads (shared with plugins).
     pub http_limits: facerec_plugin_host::HttpLimits,
+    /// The hub's batch publisher (None on an edge or with MQTT off).
+    pub publisher: Option<crate::sync::publisher::Publisher>,
+    /// An edge's search indexes.
+    pub index: Option<Arc<facerec_index::IndexSet>>,
+    /// An edge's view of batch sync.
+    pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
 }
 
 impl AppState {
@@ -136,6 +143,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::start_download))
         .routes(routes!(jobs::get_job))
         .routes(routes!(review::erase_person))
+        .routes(routes!(sync::sync_status))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).
         .merge(

@@ -175,6 +175,9 @@ pub async fn build_batch(
         batch::build_delta(&store, &code, &key)
     })
     .await?;
+    if let (Some(publisher), Some(b)) = (&state.publisher, &built) {
+        publisher.batch_built(&domain_code(&b.domain)?, b.kind, b.seq);
+    }
     let status = if built.is_some() {
         StatusCode::CREATED
     } else {
@@ -254,5 +257,8 @@ pub async fn build_snapshot(
         batch::build_snapshot(&store, &code, &key)
     })
     .await?;
+    if let Some(publisher) = &state.publisher {
+        publisher.batch_built(&domain_code(&manifest.domain)?, manifest.kind, manifest.seq);
+    }
     Ok((StatusCode::CREATED, Json(manifest)))
 }

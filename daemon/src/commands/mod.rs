@@ -24,10 +24,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domains(cmd) => domains::run(&config, cmd).await,
         Command::Token(cmd) => token::run(cmd),
         Command::Faces(cmd) => faces::run(&config, cmd),
-        Command::Bench(cmd) => bench::run(&config, cmd),
+        Command::Bench(cmd) => bench::run(&config, cmd).await,
         Command::Train(cmd) => train::run(&config, cmd),
         Command::Batch(cmd) => batch::run(&config, cmd),
         Command::Plugins(cmd) => plugins::run(&config, cmd),
+        Command::Broker { listen } => {
+            crate::sync::broker::start(listen)?;
+            eprintln!("facerecd MQTT broker listening on {listen}");
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
         Command::Config(ConfigCommand::Show) => {
             print!(
                 "{}",

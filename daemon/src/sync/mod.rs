@@ -1,10 +1,20 @@
-//! Batch sync between the hub and edges over MQTT: the topic tree, the
-//! payload envelope and the chunking of batches (issue 7). This module is
-//! the protocol only — pure functions and types, no network — so both the
-//! hub's publisher and the edge's subscriber share one definition of it.
-//! The protocol is documented in `docs/mqtt.md` once the transport lands.
+//! Batch sync between the hub and edges over MQTT (protocol in
+//! `docs/mqtt.md`).
+//!
+//! - [`topics`], [`messages`], [`chunks`]: the protocol — pure types and
+//!   functions shared by both sides;
+//! - [`client`]: rumqttc options (limits, persistent session, TLS) and the
+//!   reconnecting event-loop task; [`config`]: the `[mqtt]` settings;
+//! - [`broker`]: the embedded rumqttd broker;
+//! - [`publisher`] (hub) and [`subscriber`] + [`apply`] (edge): the two
+//!   tokio tasks, each owning its MQTT client.
 
+pub mod apply;
 pub mod broker;
 pub mod chunks;
 pub mod client;
+pub mod config;
+pub mod messages;
+pub mod publisher;
+pub mod subscriber;
 pub mod topics;

@@ -1,14 +1,17 @@
 //! The topic tree under a configurable prefix (default `facerec/v1`):
 //!
 //! ```text
-//! {prefix}/domains/{domain}/head                      retained: latest seq, snapshot seq, hash
-//! {prefix}/domains/{domain}/batches/{seq}/manifest    the signed manifest + chunk list
-//! {prefix}/domains/{domain}/batches/{seq}/chunks/{n}  raw content bytes, ≤ 128 KiB each
+//! {prefix}/domains/{domain}/head                        retained: latest seq, snapshot seq, hash
+//! {prefix}/domains/{domain}/batches/{seq}/manifest      a delta's signed manifest + chunk list
+//! {prefix}/domains/{domain}/batches/{seq}/chunks/{n}    raw content bytes, ≤ 128 KiB each
+//! {prefix}/domains/{domain}/snapshots/{seq}/manifest    a snapshot's, likewise
+//! {prefix}/domains/{domain}/snapshots/{seq}/chunks/{n}
+//! {prefix}/domains/{domain}/requests                    an edge asks the hub to (re)publish
 //! {prefix}/devices/{device_id}/state                  retained: an edge's state (Last Will: offline)
 //! {prefix}/devices/{device_id}/events                 recognition events
 //! ```
 
-use facerec_storage::DomainCode;
+use facerec_storage::{BatchKind, DomainCode};
 
 pub const DEFAULT_PREFIX: &str = "facerec/v1";
 
@@ -17,12 +20,28 @@ pub struct Topics {
     prefix: String,
 }
 
+/// One published batch: a delta or a snapshot of a domain at a seq.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BatchRef {
+    pub domain: DomainCode,
+    pub kind: BatchKind,
+    pub seq: u64,
+}
+
+fn kind_level(kind: BatchKind) -> &'static str {
+    match kind {
+        BatchKind::Delta => "batches",
+        BatchKind::Snapshot => "snapshots",
+    }
+}
+
 /// What an incoming topic names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topic {
     Head(DomainCode),
-    Manifest(DomainCode, u64),
-    Chunk(DomainCode, u64, u32),
+    Manifest(BatchRef),
+    Chunk(BatchRef, u32),
+    Request(DomainCode),
     DeviceState(String),
     DeviceEvents(String),
 }
@@ -59,15 +78,39 @@ impl Topics {
     pub fn head(&self, d: &DomainCode) -> String {
         format!("{}/domains/{d}/head", self.prefix)
     }
-    pub fn manifest(&self, d: &DomainCode, seq: u64) -> String {
-        format!("{}/domains/{d}/batches/{seq}/manifest", self.prefix)
+    pub fn manifest(&self, b: &BatchRef) -> String {
+        format!(
+            "{}/domains/{}/{}/{}/manifest",
+            self.prefix,
+            b.domain,
+            kind_level(b.kind),
+            b.seq
+        )
     }
-    pub fn chunk(&self, d: &DomainCode, seq: u64, n: u32) -> String {
-        format!("{}/domains/{d}/batches/{seq}/chunks/{n}", self.prefix)
+    pub fn chunk(&self, b: &BatchRef, n: u32) -> String {
+        format!(
+            "{}/domains/{}/{}/{}/chunks/{n}",
+            self.prefix,
+            b.domain,
+            kind_level(b.kind),
+            b.seq
+        )
     }
-    /// What an edge subscribes to for one of its domains — nothing wider.
-    pub fn domain_filter(&self, d: &DomainCode) -> String {
-        format!("{}/domains/{d}/#", self.prefix)
+    pub fn requests(&self, d: &DomainCode) -> String {
+        format!("{}/domains/{d}/requests", self.prefix)
+    }
+    /// What an edge subscribes to for one of its domains — nothing wider
+    /// (and not the requests of other edges).
+    pub fn edge_filters(&self, d: &DomainCode) -> [String; 3] {
+        [
+            self.head(d),
+            format!("{}/domains/{d}/batches/#", self.prefix),
+            format!("{}/domains/{d}/snapshots/#", self.prefix),
+        ]
+    }
+    /// What the hub subscribes to: every domain's requests.
+    pub fn hub_filter(&self) -> String {
+        format!("{}/domains/+/requests", self.prefix)
     }
     pub fn device_state(&self, device: &str) -> String {
         format!("{}/devices/{device}/state", self.prefix)
@@ -83,15 +126,13 @@ impl Topics {
         let levels: Vec<&str> = rest.split('/').collect();
         match levels.as_slice() {
             ["domains", d, "head"] => Some(Topic::Head(DomainCode::parse(d).ok()?)),
-            ["domains", d, "batches", seq, "manifest"] => Some(Topic::Manifest(
-                DomainCode::parse(d).ok()?,
-                seq.parse().ok()?,
-            )),
-            ["domains", d, "batches", seq, "chunks", n] => Some(Topic::Chunk(
-                DomainCode::parse(d).ok()?,
-                seq.parse().ok()?,
-                n.parse().ok()?,
-            )),
+            ["domains", d, "requests"] => Some(Topic::Request(DomainCode::parse(d).ok()?)),
+            ["domains", d, kind, seq, "manifest"] => {
+                Some(Topic::Manifest(batch_ref(d, kind, seq)?))
+            }
+            ["domains", d, kind, seq, "chunks", n] => {
+                Some(Topic::Chunk(batch_ref(d, kind, seq)?, n.parse().ok()?))
+            }
             ["devices", id, "state"] if valid_device_id(id) => {
                 Some(Topic::DeviceState(id.to_string()))
             }
@@ -101,6 +142,19 @@ impl Topics {
             _ => None,
         }
     }
+}
+
+fn batch_ref(domain: &str, kind: &str, seq: &str) -> Option<BatchRef> {
+    let kind = match kind {
+        "batches" => BatchKind::Delta,
+        "snapshots" => BatchKind::Snapshot,
+        _ => return None,
+    };
+    Some(BatchRef {
+        domain: DomainCode::parse(domain).ok()?,
+        kind,
+        seq: seq.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -113,25 +167,41 @@ mod tests {
         let d = DomainCode::parse("serbia").unwrap();
         assert_eq!(t.head(&d), "facerec/v1/domains/serbia/head");
         assert_eq!(t.parse(&t.head(&d)), Some(Topic::Head(d.clone())));
+        let delta = BatchRef {
+            domain: d.clone(),
+            kind: BatchKind::Delta,
+            seq: 7,
+        };
+        let snapshot = BatchRef {
+            kind: BatchKind::Snapshot,
+            ..delta.clone()
+        };
         assert_eq!(
-            t.parse(&t.chunk(&d, 7, 3)),
-            Some(Topic::Chunk(d.clone(), 7, 3))
+            t.chunk(&delta, 3),
+            "facerec/v1/domains/serbia/batches/7/chunks/3"
         );
         assert_eq!(
-            t.parse(&t.manifest(&d, 7)),
-            Some(Topic::Manifest(d.clone(), 7))
+            t.parse(&t.chunk(&delta, 3)),
+            Some(Topic::Chunk(delta.clone(), 3))
         );
+        assert_eq!(
+            t.parse(&t.manifest(&snapshot)),
+            Some(Topic::Manifest(snapshot.clone()))
+        );
+        assert_eq!(t.parse(&t.requests(&d)), Some(Topic::Request(d.clone())));
         assert_eq!(
             t.parse(&t.device_state("edge-ljubljana-1")),
             Some(Topic::DeviceState("edge-ljubljana-1".into()))
         );
-        assert_eq!(t.domain_filter(&d), "facerec/v1/domains/serbia/#");
+        assert_eq!(t.edge_filters(&d)[1], "facerec/v1/domains/serbia/batches/#");
+        assert_eq!(t.hub_filter(), "facerec/v1/domains/+/requests");
         for stranger in [
             "other/v1/domains/serbia/head",
             "facerec/v1/domains/Serbia/head",
             "facerec/v1/domains/../head",
             "facerec/v1/domains/serbia/head/extra",
             "facerec/v1/domains/serbia/batches/x/manifest",
+            "facerec/v1/domains/serbia/other/1/manifest",
             "facerec/v1/devices/a+b/state",
         ] {
             assert_eq!(t.parse(stranger), None, "{stranger}");

@@ -8,6 +8,7 @@ mod embeddings;
 mod images;
 mod people;
 mod review;
+mod synced;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use crate::schema::*;
 pub use domains::DatasetGraph;
 pub use embeddings::{EMBEDDING_DIM, Embedding, NewEmbedding};
 pub use review::PendingChanges;
+pub use synced::{AppliedBatch, IncomingBatch, SyncedPerson};
 
 /// The registry of one node. Cheap to share behind an `Arc`; every method is
 /// blocking (call it off the async runtime's worker threads).

@@ -4,6 +4,7 @@
 mod accuracy;
 mod index;
 mod plugins;
+mod sync;
 mod vision;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
@@ -11,7 +12,7 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use crate::cli::BenchCommand;
 use crate::config::Config;
 
-pub fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
+pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; run `cargo run --release -p facerecd -- bench …` for real figures"
@@ -27,6 +28,10 @@ pub fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             mixed,
         } => index::run(&sizes, queries, ef, mixed),
         BenchCommand::Plugins { iterations } => plugins::run(iterations),
+        BenchCommand::Sync {
+            descriptors,
+            delta_people,
+        } => sync::run(descriptors, delta_people).await,
     }
 }
 

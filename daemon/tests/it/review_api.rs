@@ -1,9 +1,7 @@
 //! Review, batch and erasure endpoints: their checks and empty-domain
 //! behaviour (the full pipeline on real photos is in training_pipeline.rs).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -41,6 +41,10 @@ pub fn config(root: &Path, primary: Option<&str>, allowed: &[&str]) -> Config {
         primary_domain: primary.map(str::to_string),
         allowed_domains: Some(allowed.iter().map(|s| s.to_string()).collect()),
         public_hosts: Some(vec![PUBLIC_HOST.into()]),
+        mqtt: facerecd::sync::config::MqttOverrides {
+            broker: Some("off".into()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     Config::resolve(file, over).unwrap()

@@ -1,9 +1,7 @@
 //! Client isolation: tokens, the X-Client-Domain header, Host subdomains,
 //! and an edge's own domain set.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use facerecd::node::Role;
 use reqwest::Method;
 use serde_json::json;

@@ -2,12 +2,10 @@
 //! plugins (installed by the hub on start) run against a loopback server
 //! answering SPARQL in Wikidata's result shape.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ANSWER: &str = r#"{"results": {"bindings": [

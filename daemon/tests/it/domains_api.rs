@@ -1,9 +1,7 @@
 //! The domain registry API on a real server: CRUD, validation, datasets,
 //! stats, persistence and concurrency.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,0 +1,273 @@
+//! `facerecd bench sync`: publish-to-searchable time over a real broker
+//! (embedded rumqttd on loopback) for a large snapshot and a small delta,
+//! and the memory of an edge process holding the snapshot.
+//!
+//! The hub runs in this process; the edge is a child `facerecd edge`
+//! process, so its memory is its own.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use facerec_storage::{
+    DomainCode, NewDomain, NewEmbedding, NewPerson, PersonId, PersonStatus, Store,
+};
+use rand::{Rng, SeedableRng};
+
+use super::table;
+use crate::config::{Config, FileConfig, Overrides};
+use crate::node::Role;
+use crate::sync::config::MqttOverrides;
+
+const PER_PERSON: usize = 5;
+
+pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let broker_port = free_port()?;
+    let broker_addr = format!("127.0.0.1:{broker_port}").parse()?;
+    crate::sync::broker::start(broker_addr)?;
+    let broker_url = format!("mqtt://127.0.0.1:{broker_port}");
+
+    let hub_root = work.path().join("hub");
+    let domain = DomainCode::parse("bench")?;
+    let people = snapshot_descriptors.div_ceil(PER_PERSON);
+    eprintln!("seeding the hub with {people} people × {PER_PERSON} descriptors…");
+    {
+        let store = Store::open(&hub_root)?;
+        store.create_domain(NewDomain::named("bench"))?;
+        approve_random(&store, &domain, "p", people, 1)?;
+    }
+    let hub_config = Config::resolve(
+        FileConfig::default(),
+        Overrides {
+            data_root: Some(hub_root.clone()),
+            listen: Some("127.0.0.1:0".parse()?),
+            mqtt: MqttOverrides {
+                broker: Some(broker_url.clone()),
+                device_id: Some("bench-hub".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )?;
+    let hub = crate::server::start(&hub_config, Role::Hub).await?;
+    let store = hub.store.clone();
+    let key = crate::hub::keys::hub_key(store.layout())?;
+    let public_key = hex::encode(key.verifying_key().to_bytes());
+
+    // The hub's side, measured apart: batch and snapshot building.
+    let started = Instant::now();
+    let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
+    tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2)).await??;
+    let build_batch = started.elapsed();
+    let started = Instant::now();
+    let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
+    let snapshot =
+        tokio::task::spawn_blocking(move || crate::hub::batch::build_snapshot(&s2, &d2, &k2))
+            .await??;
+    let build_snapshot = started.elapsed();
+    let snapshot_bytes = std::fs::metadata(
+        crate::hub::batch::snapshot_dir(&store, &domain, snapshot.seq).join("descriptors.json"),
+    )?
+    .len();
+
+    // A new edge: connect → request → snapshot → searchable.
+    let edge_root = work.path().join("edge");
+    let mut edge = EdgeProcess::start(&edge_root, &broker_url, broker_port, &public_key)?;
+    let connected = Instant::now();
+    edge.wait_applied(1, Duration::from_secs(600)).await?;
+    let snapshot_time = connected.elapsed();
+    let (rss, peak) = edge.memory()?;
+
+    // A delta of `delta_people` people to the running edge: build → publish
+    // → searchable.
+    approve_random(&store, &domain, "d", delta_people, 2)?;
+    let started = Instant::now();
+    let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
+    let built = tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2))
+        .await??
+        .context("the delta was empty")?;
+    let delta_build = started.elapsed();
+    let publisher = hub.publisher.clone().context("the hub has no publisher")?;
+    let published = Instant::now();
+    publisher.batch_built(&domain, built.kind, built.seq);
+    edge.wait_applied(2, Duration::from_secs(120)).await?;
+    let delta_time = published.elapsed();
+    let (rss_after, _) = edge.memory()?;
+
+    let mut t = table(&["measurement", "value"]);
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    t.add_row(vec![
+        "descriptors in the snapshot".into(),
+        snapshot_descriptors.to_string(),
+    ]);
+    t.add_row(vec![
+        "snapshot size / chunks".into(),
+        format!(
+            "{:.1} MB / {}",
+            snapshot_bytes as f64 / 1e6,
+            snapshot_bytes.div_ceil(crate::sync::chunks::MAX_CHUNK_BYTES as u64)
+        ),
+    ]);
+    t.add_row(vec!["hub: build the batch".into(), ms(build_batch)]);
+    t.add_row(vec!["hub: build the snapshot".into(), ms(build_snapshot)]);
+    t.add_row(vec![
+        "new edge: process start → snapshot searchable".into(),
+        ms(snapshot_time),
+    ]);
+    t.add_row(vec![
+        format!(
+            "delta of {delta_people} people ({} descriptors): hub build",
+            delta_people * PER_PERSON
+        ),
+        ms(delta_build),
+    ]);
+    t.add_row(vec![
+        "delta: publish → searchable on the edge".into(),
+        ms(delta_time),
+    ]);
+    t.add_row(vec![
+        "edge memory with the snapshot (RSS / peak)".into(),
+        format!("{:.0} MB / {:.0} MB", rss as f64 / 1e6, peak as f64 / 1e6),
+    ]);
+    t.add_row(vec![
+        "edge memory after the delta (RSS)".into(),
+        format!("{:.0} MB", rss_after as f64 / 1e6),
+    ]);
+    println!("{t}");
+    edge.stop();
+    hub.stop().await?;
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn approve_random(
+    store: &Store,
+    domain: &DomainCode,
+    prefix: &str,
+    people: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for i in 0..people {
+        let id = PersonId::parse(&format!("{prefix}_{i:06}"))?;
+        store.upsert_person(
+            domain,
+            NewPerson {
+                id: id.clone(),
+                display_name: id.to_string(),
+                status: PersonStatus::Approved,
+                wikidata_id: None,
+                country: None,
+                occupations: vec![],
+                sitelinks: None,
+                image_urls: vec![],
+            },
+        )?;
+        let embeddings: Vec<NewEmbedding> = (0..PER_PERSON)
+            .map(|_| {
+                let v: Vec<f32> = (0..128).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                NewEmbedding {
+                    image_id: None,
+                    vector: v.into_iter().map(|x| x / norm).collect(),
+                }
+            })
+            .collect();
+        store.add_embeddings(domain, &id, &embeddings)?;
+    }
+    Ok(())
+}
+
+struct EdgeProcess {
+    child: Child,
+    /// The edge's retained device state, as the broker relays it.
+    applied: tokio::sync::watch::Receiver<u64>,
+}
+
+impl EdgeProcess {
+    fn start(
+        root: &Path,
+        broker_url: &str,
+        broker_port: u16,
+        public_key: &str,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let domains = root.join("domains.json");
+        std::fs::write(&domains, r#"{"domains": {"bench": {}}}"#)?;
+        let port = free_port()?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("edge")
+            .env_remove("FACEREC_CONFIG")
+            .env_remove("ALLOWED_DOMAINS")
+            .env("FACEREC_DATA_ROOT", root)
+            .env("PRIMARY_DOMAIN", "bench")
+            .env("FACEREC_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FACEREC_DOMAINS_FILE", &domains)
+            .env("FACEREC_MQTT_BROKER", broker_url)
+            .env("FACEREC_DEVICE_ID", "bench-edge")
+            .env("FACEREC_HUB_PUBLIC_KEYS", public_key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?;
+        let (tx, applied) = tokio::sync::watch::channel(0u64);
+        let options = crate::sync::client::options("bench-observer", "127.0.0.1", broker_port);
+        let (client, mut events) = crate::sync::client::connect(options);
+        let topic = crate::sync::topics::Topics::new(crate::sync::topics::DEFAULT_PREFIX)
+            .expect("valid prefix")
+            .device_state("bench-edge");
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    crate::sync::client::LinkEvent::Connected { .. } => {
+                        let _ = client
+                            .subscribe(topic.clone(), rumqttc::QoS::AtMostOnce)
+                            .await;
+                    }
+                    crate::sync::client::LinkEvent::Message(p) => {
+                        if let Ok(crate::sync::messages::Message::DeviceState(s)) =
+                            crate::sync::messages::Message::decode(&p.payload)
+                        {
+                            let seq = s.domains.first().map_or(0, |d| d.applied_seq);
+                            let _ = tx.send(seq);
+                        }
+                    }
+                    crate::sync::client::LinkEvent::Disconnected(_) => {}
+                }
+            }
+        });
+        Ok(Self { child, applied })
+    }
+
+    async fn wait_applied(&mut self, seq: u64, within: Duration) -> anyhow::Result<()> {
+        let waited = tokio::time::timeout(within, self.applied.wait_for(|s| *s >= seq)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => bail!("the edge did not apply seq {seq} within {within:?}"),
+        }
+    }
+
+    /// `(VmRSS, VmHWM)` in bytes.
+    fn memory(&self) -> anyhow::Result<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let field = |name: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        Ok((field("VmRSS:"), field("VmHWM:")))
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

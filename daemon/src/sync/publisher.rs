@@ -1,0 +1,347 @@
+//! The hub's side of sync: publishes every new batch (manifest, then
+//! chunks) and the domain's retained head; answers edges' requests with the
+//! deltas they lack, or with a snapshot when they are new or far behind.
+//!
+//! One task owns the MQTT client; the API and the batch builder talk to it
+//! through [`Publisher`]. Batches are read back from their files (the
+//! source of truth on the hub), so a hub restart loses nothing: it
+//! republishes every head on connect and edges ask for what they lack.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ed25519_dalek::SigningKey;
+use facerec_storage::{BatchKind, DomainCode, Store};
+use rumqttc::{AsyncClient, LastWill, QoS};
+use tokio::sync::mpsc;
+
+use super::chunks::{MAX_CHUNK_BYTES, split};
+use super::client::{LinkEvent, connect, connect_options};
+use super::config::MqttConfig;
+use super::messages::{Announcement, DeviceState, Head, Message, SyncRequest};
+use super::topics::{BatchRef, Topic, Topics};
+use crate::hub::batch::{self, BatchManifest};
+
+/// The same batch is not sent again within this window, however many edges
+/// ask at once.
+const REPUBLISH_QUIET: Duration = Duration::from_secs(3);
+
+#[derive(Debug)]
+enum Command {
+    Publish(BatchRef),
+}
+
+/// A handle to the hub's publishing task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl Publisher {
+    /// Publishes a batch just built (and then the domain's head).
+    pub fn batch_built(&self, domain: &DomainCode, kind: BatchKind, seq: u64) {
+        let _ = self.tx.send(Command::Publish(BatchRef {
+            domain: domain.clone(),
+            kind,
+            seq,
+        }));
+    }
+}
+
+struct HubSync {
+    client: AsyncClient,
+    topics: Topics,
+    store: Arc<Store>,
+    key: SigningKey,
+    device_id: String,
+    snapshot_after: u64,
+    recently_sent: HashMap<BatchRef, Instant>,
+}
+
+/// Connects to the broker and starts the publishing task.
+pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow::Result<Publisher> {
+    let topics = config.topics();
+    let state_topic = topics.device_state(&config.device_id);
+    let will = LastWill::new(
+        state_topic,
+        Message::DeviceState(device_state(&config.device_id, false, vec![])).encode(),
+        QoS::AtLeastOnce,
+        true,
+    );
+    let options = connect_options(config, &config.device_id, Some(will))?;
+    let (client, mut events) = connect(options);
+    let (tx, mut commands) = mpsc::unbounded_channel();
+    let mut hub = HubSync {
+        client,
+        topics,
+        store,
+        key,
+        device_id: config.device_id.clone(),
+        snapshot_after: config.snapshot_after,
+        recently_sent: HashMap::new(),
+    };
+    tokio::spawn(async move {
+        loop {
+            let result = tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => hub.on_event(event).await,
+                    None => return,
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Publish(b)) => hub.publish_batch(&b, true).await,
+                    None => return,
+                },
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = format!("{e:#}"), "batch publishing");
+            }
+        }
+    });
+    Ok(Publisher { tx })
+}
+
+fn device_state(
+    device_id: &str,
+    online: bool,
+    domains: Vec<super::messages::DomainSyncState>,
+) -> DeviceState {
+    DeviceState {
+        device_id: device_id.to_string(),
+        online,
+        role: "hub".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        domains,
+        updated_at: chrono::Utc::now(),
+    }
+}
+
+impl HubSync {
+    async fn on_event(&mut self, event: LinkEvent) -> anyhow::Result<()> {
+        match event {
+            LinkEvent::Connected { .. } => {
+                tracing::info!("hub connected to the MQTT broker");
+                self.client
+                    .subscribe(self.topics.hub_filter(), QoS::AtLeastOnce)
+                    .await?;
+                self.client
+                    .publish(
+                        self.topics.device_state(&self.device_id),
+                        QoS::AtLeastOnce,
+                        true,
+                        Message::DeviceState(device_state(&self.device_id, true, vec![])).encode(),
+                    )
+                    .await?;
+                for domain in self.domains().await? {
+                    self.publish_head(&domain).await?;
+                }
+                Ok(())
+            }
+            LinkEvent::Disconnected(_) => Ok(()),
+            LinkEvent::Message(publish) => {
+                let result = self.on_message(&publish.topic, &publish.payload).await;
+                self.client.ack(&publish).await?;
+                result
+            }
+        }
+    }
+
+    async fn on_message(&mut self, topic: &str, payload: &[u8]) -> anyhow::Result<()> {
+        let Some(Topic::Request(domain)) = self.topics.parse(topic) else {
+            return Ok(());
+        };
+        let request = match Message::decode(payload) {
+            Ok(Message::Request(r)) => r,
+            Ok(_) | Err(_) => {
+                tracing::warn!(%topic, "ignoring a malformed sync request");
+                return Ok(());
+            }
+        };
+        self.serve(&domain, &request).await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store, &SigningKey) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let store = self.store.clone();
+        let key = self.key.clone();
+        tokio::task::spawn_blocking(move || f(&store, &key)).await?
+    }
+
+    async fn domains(&self) -> anyhow::Result<Vec<DomainCode>> {
+        self.blocking(|store, _| {
+            Ok(store
+                .list_domains()?
+                .into_iter()
+                .map(|d| d.domain_code)
+                .collect())
+        })
+        .await
+    }
+
+    /// Answers an edge that has applied `have_seq`.
+    async fn serve(&mut self, domain: &DomainCode, request: &SyncRequest) -> anyhow::Result<()> {
+        let d = domain.clone();
+        let Ok(head) = self
+            .blocking(move |store, _| Ok(store.applied_seq(&d)?))
+            .await
+        else {
+            tracing::warn!(%domain, device = %request.device_id, "sync request for an unknown domain");
+            return Ok(());
+        };
+        tracing::info!(%domain, device = %request.device_id, have = request.have_seq, head, "sync request");
+        if request.have_seq >= head {
+            return self.publish_head(domain).await;
+        }
+        if request.have_seq == 0 || head - request.have_seq > self.snapshot_after {
+            let d = domain.clone();
+            self.blocking(move |store, key| ensure_snapshot(store, key, &d, head))
+                .await?;
+            let b = BatchRef {
+                domain: domain.clone(),
+                kind: BatchKind::Snapshot,
+                seq: head,
+            };
+            return self.publish_batch(&b, false).await;
+        }
+        for seq in request.have_seq + 1..=head {
+            let b = BatchRef {
+                domain: domain.clone(),
+                kind: BatchKind::Delta,
+                seq,
+            };
+            self.publish_batch(&b, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one batch from its files, then (if asked) the head.
+    async fn publish_batch(&mut self, b: &BatchRef, then_head: bool) -> anyhow::Result<()> {
+        let fresh = self
+            .recently_sent
+            .get(b)
+            .is_some_and(|t| t.elapsed() < REPUBLISH_QUIET);
+        if !fresh {
+            let b2 = b.clone();
+            let (manifest, content) = self
+                .blocking(move |store, key| read_batch(store, key, &b2))
+                .await?;
+            let (plan, parts) = split(&content, MAX_CHUNK_BYTES);
+            let announcement = Message::Announcement(Announcement { manifest, plan });
+            self.client
+                .publish(
+                    self.topics.manifest(b),
+                    QoS::AtLeastOnce,
+                    false,
+                    announcement.encode(),
+                )
+                .await?;
+            for (n, part) in parts.iter().enumerate() {
+                self.client
+                    .publish(
+                        self.topics.chunk(b, n as u32),
+                        QoS::AtLeastOnce,
+                        false,
+                        part.to_vec(),
+                    )
+                    .await?;
+            }
+            tracing::info!(domain = %b.domain, seq = b.seq, kind = ?b.kind, bytes = content.len(),
+                chunks = parts.len(), "batch published");
+            self.recently_sent
+                .retain(|_, t| t.elapsed() < REPUBLISH_QUIET);
+            self.recently_sent.insert(b.clone(), Instant::now());
+        }
+        if then_head {
+            self.publish_head(&b.domain).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish_head(&self, domain: &DomainCode) -> anyhow::Result<()> {
+        let d = domain.clone();
+        let head = self
+            .blocking(move |store, key| {
+                let last = store.last_batch(&d)?;
+                Ok(Head {
+                    domain: d.to_string(),
+                    seq: last.as_ref().map_or(0, |b| b.seq),
+                    content_sha256: last.map(|b| b.content_hash),
+                    snapshot_seq: latest_snapshot(store, &d),
+                    public_key: hex::encode(key.verifying_key().to_bytes()),
+                    published_at: chrono::Utc::now(),
+                })
+            })
+            .await?;
+        self.client
+            .publish(
+                self.topics.head(domain),
+                QoS::AtLeastOnce,
+                true,
+                Message::Head(head).encode(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads a batch's files and checks them against the hub's own key before
+/// they leave (a file damaged on disk is not sent).
+fn read_batch(
+    store: &Store,
+    key: &SigningKey,
+    b: &BatchRef,
+) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
+    let dir = match b.kind {
+        BatchKind::Delta => batch::batch_dir(store, &b.domain, b.seq),
+        BatchKind::Snapshot => batch::snapshot_dir(store, &b.domain, b.seq),
+    };
+    let manifest_path = dir.join("batch_metadata.json");
+    let manifest: BatchManifest = serde_json::from_slice(
+        &std::fs::read(&manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
+    )
+    .with_context(|| format!("{} is not a batch manifest", manifest_path.display()))?;
+    let content = std::fs::read(dir.join("descriptors.json"))
+        .with_context(|| format!("cannot read {}", dir.join("descriptors.json").display()))?;
+    batch::verify(&manifest, &content, &[key.verifying_key()])
+        .with_context(|| format!("{} failed its own verification", dir.display()))?;
+    Ok((manifest, content))
+}
+
+/// The newest snapshot's seq on disk, if any.
+fn latest_snapshot(store: &Store, domain: &DomainCode) -> Option<u64> {
+    std::fs::read_dir(store.layout().batched(domain))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("snapshot_")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+}
+
+/// Makes sure a snapshot at `seq` exists; builds it when missing.
+fn ensure_snapshot(
+    store: &Store,
+    key: &SigningKey,
+    domain: &DomainCode,
+    seq: u64,
+) -> anyhow::Result<()> {
+    let dir = batch::snapshot_dir(store, domain, seq);
+    if batch::verify_dir(&dir, &[key.verifying_key()]).is_ok() {
+        return Ok(());
+    }
+    let built = batch::build_snapshot(store, domain, key)?;
+    anyhow::ensure!(
+        built.seq == seq,
+        "a batch was built meanwhile: the snapshot is at {} rather than {seq}",
+        built.seq
+    );
+    Ok(())
+}

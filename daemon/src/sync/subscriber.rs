@@ -1,0 +1,439 @@
+//! The edge's side of sync: follows its own domains' topics only,
+//! reassembles and verifies batches, and applies them strictly in seq
+//! order. When it is behind (a retained head says so, or a batch is
+//! missing), it asks the hub; a new or far-behind edge is answered with a
+//! snapshot.
+//!
+//! Acknowledgements: the chunk that completes a batch is acknowledged only
+//! after the batch is committed (or rejected), so a crash before the commit
+//! has the broker deliver it again. Earlier chunks and manifests are
+//! acknowledged once buffered — brokers cap unacknowledged messages (20 on
+//! a default mosquitto), and a batch has more chunks than that; what a crash
+//! loses of them the head-and-request path fetches again.
+//!
+//! Architecture invariant: an edge never subscribes to, buffers or applies
+//! another domain's data, and never applies a batch whose signature does
+//! not verify against a configured hub key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::VerifyingKey;
+use facerec_index::IndexSet;
+use facerec_storage::{BatchKind, DomainCode, IncomingBatch, Store};
+use rumqttc::{AsyncClient, LastWill, Publish, QoS};
+
+use super::apply::{apply, incoming};
+use super::chunks::Reassembly;
+use super::client::{LinkEvent, connect, connect_options};
+use super::config::MqttConfig;
+use super::messages::{Announcement, DeviceState, DomainSyncState, Message, SyncRequest};
+use super::topics::{BatchRef, Topic, Topics};
+use crate::hub::batch::{BatchManifest, verify, verify_manifest};
+
+/// How long to wait for progress before asking the hub (again).
+const REQUEST_AFTER: Duration = Duration::from_secs(3);
+/// Batches being reassembled per domain; an older one is dropped beyond it.
+const MAX_ASSEMBLIES: usize = 8;
+/// Verified batches waiting for an earlier one, per domain.
+const MAX_WAITING: usize = 64;
+
+/// What the edge's sync looks like from outside (the API and the retained
+/// device state).
+pub type SyncStatus = Arc<RwLock<DeviceState>>;
+
+struct Assembly {
+    manifest: BatchManifest,
+    chunks: Reassembly,
+}
+
+#[derive(Default)]
+struct DomainSync {
+    applied: u64,
+    head: Option<u64>,
+    assemblies: HashMap<(BatchKind, u64), Assembly>,
+    waiting: BTreeMap<u64, IncomingBatch>,
+    last_request: Option<Instant>,
+    last_progress: Option<Instant>,
+}
+
+struct EdgeSync {
+    client: AsyncClient,
+    topics: Topics,
+    store: Arc<Store>,
+    index: Arc<IndexSet>,
+    trusted: Vec<VerifyingKey>,
+    device_id: String,
+    domains: HashMap<DomainCode, DomainSync>,
+    status: SyncStatus,
+}
+
+/// Connects to the broker and starts following `domains`.
+pub fn start(
+    config: &MqttConfig,
+    store: Arc<Store>,
+    index: Arc<IndexSet>,
+    domains: &[DomainCode],
+) -> anyhow::Result<SyncStatus> {
+    if config.hub_public_keys.is_empty() {
+        anyhow::bail!(
+            "an edge needs the hub's public key to trust its batches: run `facerecd batch public-key` \
+on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
+        );
+    }
+    let topics = config.topics();
+    let mut tracked = HashMap::new();
+    for d in domains {
+        tracked.insert(
+            d.clone(),
+            DomainSync {
+                applied: store.applied_seq(d)?,
+                ..Default::default()
+            },
+        );
+    }
+    let status: SyncStatus = Arc::new(RwLock::new(DeviceState {
+        device_id: config.device_id.clone(),
+        online: false,
+        role: "edge".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        domains: vec![],
+        updated_at: chrono::Utc::now(),
+    }));
+    let mut offline = status.read().expect("status lock").clone();
+    offline.domains = tracked
+        .iter()
+        .map(|(d, s)| DomainSyncState {
+            domain: d.to_string(),
+            applied_seq: s.applied,
+            head_seq: None,
+            descriptors: 0,
+        })
+        .collect();
+    let will = LastWill::new(
+        topics.device_state(&config.device_id),
+        Message::DeviceState(offline).encode(),
+        QoS::AtLeastOnce,
+        true,
+    );
+    let options = connect_options(config, &config.device_id, Some(will))?;
+    let (client, mut events) = connect(options);
+    let mut edge = EdgeSync {
+        client,
+        topics,
+        store,
+        index,
+        trusted: config.hub_public_keys.clone(),
+        device_id: config.device_id.clone(),
+        domains: tracked,
+        status: status.clone(),
+    };
+    edge.refresh_status(false);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let result = tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => edge.on_event(event).await,
+                    None => return,
+                },
+                _ = tick.tick() => edge.ask_if_stalled().await,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = format!("{e:#}"), "batch sync");
+            }
+        }
+    });
+    Ok(status)
+}
+
+impl EdgeSync {
+    async fn on_event(&mut self, event: LinkEvent) -> anyhow::Result<()> {
+        match event {
+            LinkEvent::Connected { session_present } => {
+                tracing::info!(session_present, "edge connected to the MQTT broker");
+                let filters: Vec<String> = self
+                    .domains
+                    .keys()
+                    .flat_map(|d| self.topics.edge_filters(d))
+                    .collect();
+                for f in filters {
+                    self.client.subscribe(f, QoS::AtLeastOnce).await?;
+                }
+                self.refresh_status(true);
+                self.publish_state().await?;
+                // Ask straight away: a retained head may not exist yet, and
+                // a restarted edge should not wait for the stall timer.
+                let domains: Vec<DomainCode> = self.domains.keys().cloned().collect();
+                for d in domains {
+                    self.request(&d).await?;
+                }
+                Ok(())
+            }
+            LinkEvent::Disconnected(_) => {
+                self.refresh_status(false);
+                Ok(())
+            }
+            LinkEvent::Message(publish) => {
+                let result = self.on_message(&publish).await;
+                self.client.ack(&publish).await?;
+                result
+            }
+        }
+    }
+
+    async fn on_message(&mut self, publish: &Publish) -> anyhow::Result<()> {
+        let Some(topic) = self.topics.parse(&publish.topic) else {
+            tracing::debug!(topic = %publish.topic, "ignoring a message outside the topic tree");
+            return Ok(());
+        };
+        let domain = match &topic {
+            Topic::Head(d) | Topic::Request(d) => d,
+            Topic::Manifest(b) | Topic::Chunk(b, _) => &b.domain,
+            Topic::DeviceState(_) | Topic::DeviceEvents(_) => return Ok(()),
+        };
+        if !self.domains.contains_key(domain) {
+            tracing::warn!(topic = %publish.topic, "ignoring a message for a domain this edge does not serve");
+            return Ok(());
+        }
+        match topic {
+            Topic::Head(d) => self.on_head(&d, &publish.payload).await,
+            Topic::Manifest(b) => {
+                self.on_manifest(&b, &publish.payload);
+                Ok(())
+            }
+            Topic::Chunk(b, n) => self.on_chunk(&b, n, &publish.payload).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_head(&mut self, domain: &DomainCode, payload: &[u8]) -> anyhow::Result<()> {
+        let head = match Message::decode(payload) {
+            Ok(Message::Head(h)) if h.domain == domain.as_str() => h,
+            _ => {
+                tracing::warn!(%domain, "ignoring a malformed head");
+                return Ok(());
+            }
+        };
+        let sync = self.domains.get_mut(domain).expect("served");
+        sync.head = Some(head.seq);
+        let behind = sync.applied < head.seq;
+        self.refresh_status(true);
+        if behind {
+            self.request(domain).await?;
+        }
+        Ok(())
+    }
+
+    fn on_manifest(&mut self, b: &BatchRef, payload: &[u8]) {
+        let announcement = match Message::decode(payload) {
+            Ok(Message::Announcement(a)) => a,
+            Ok(_) | Err(_) => {
+                tracing::warn!(domain = %b.domain, seq = b.seq, "rejected a batch: its manifest is malformed");
+                return;
+            }
+        };
+        if let Err(why) = self.check_manifest(b, &announcement) {
+            tracing::warn!(domain = %b.domain, seq = b.seq, kind = ?b.kind, reason = %why, "rejected a batch");
+            return;
+        }
+        let sync = self.domains.get_mut(&b.domain).expect("served");
+        if b.seq <= sync.applied || sync.waiting.contains_key(&b.seq) {
+            tracing::debug!(domain = %b.domain, seq = b.seq, "already have this batch");
+            return;
+        }
+        let chunks = match Reassembly::new(announcement.plan) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(domain = %b.domain, seq = b.seq, reason = %e, "rejected a batch");
+                return;
+            }
+        };
+        if sync.assemblies.len() >= MAX_ASSEMBLIES {
+            let oldest = *sync
+                .assemblies
+                .keys()
+                .min_by_key(|k| k.1)
+                .expect("non-empty");
+            sync.assemblies.remove(&oldest);
+        }
+        sync.assemblies.insert(
+            (b.kind, b.seq),
+            Assembly {
+                manifest: announcement.manifest,
+                chunks,
+            },
+        );
+    }
+
+    fn check_manifest(&self, b: &BatchRef, a: &Announcement) -> anyhow::Result<()> {
+        let m = &a.manifest;
+        anyhow::ensure!(
+            m.domain == b.domain.as_str() && m.seq == b.seq && m.kind == b.kind,
+            "its manifest ({} {} of '{}') does not match its topic",
+            m.seq,
+            match m.kind {
+                BatchKind::Delta => "delta",
+                BatchKind::Snapshot => "snapshot",
+            },
+            m.domain
+        );
+        verify_manifest(m, &self.trusted)
+    }
+
+    async fn on_chunk(&mut self, b: &BatchRef, n: u32, bytes: &[u8]) -> anyhow::Result<()> {
+        let sync = self.domains.get_mut(&b.domain).expect("served");
+        let key = (b.kind, b.seq);
+        let Some(assembly) = sync.assemblies.get_mut(&key) else {
+            return Ok(()); // its manifest was missed or rejected; asking again recovers
+        };
+        if let Err(e) = assembly.chunks.accept(n, bytes) {
+            tracing::warn!(domain = %b.domain, seq = b.seq, reason = %e, "rejected a batch: a chunk is corrupt");
+            sync.assemblies.remove(&key);
+            return Ok(());
+        }
+        let (got, total) = assembly.chunks.progress();
+        if got < total {
+            return Ok(());
+        }
+        let Assembly { manifest, chunks } = sync.assemblies.remove(&key).expect("present");
+        let content = chunks.finish().expect("complete");
+        let batch = match verify(&manifest, &content, &self.trusted)
+            .and_then(|c| incoming(&manifest, c))
+        {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(domain = %b.domain, seq = b.seq, reason = format!("{e:#}"), "rejected a batch");
+                return Ok(());
+            }
+        };
+        match b.kind {
+            BatchKind::Snapshot => self.apply_now(batch).await?,
+            BatchKind::Delta => {
+                let sync = self.domains.get_mut(&b.domain).expect("served");
+                if sync.waiting.len() < MAX_WAITING {
+                    sync.waiting.insert(b.seq, batch);
+                }
+            }
+        }
+        self.apply_in_order(&b.domain).await
+    }
+
+    /// Applies waiting deltas while the next one is there; asks for a gap.
+    async fn apply_in_order(&mut self, domain: &DomainCode) -> anyhow::Result<()> {
+        loop {
+            let sync = self.domains.get_mut(domain).expect("served");
+            let applied = sync.applied;
+            sync.waiting.retain(|seq, _| *seq > applied);
+            let Some(next) = sync.waiting.remove(&(applied + 1)) else {
+                if !sync.waiting.is_empty() {
+                    self.request(domain).await?;
+                }
+                return Ok(());
+            };
+            self.apply_now(next).await?;
+        }
+    }
+
+    async fn apply_now(&mut self, batch: IncomingBatch) -> anyhow::Result<()> {
+        let domain = batch.meta.domain.clone();
+        let seq = batch.meta.seq;
+        let kind = batch.meta.kind;
+        let (store, index) = (self.store.clone(), self.index.clone());
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || apply(&store, &index, batch)).await?;
+        let sync = self.domains.get_mut(&domain).expect("served");
+        match result {
+            Ok(report) => {
+                sync.applied = seq;
+                sync.last_progress = Some(Instant::now());
+                tracing::info!(%domain, seq, ?kind, descriptors = report.descriptors_added,
+                    ms = started.elapsed().as_millis() as u64, "batch applied");
+            }
+            Err(e) => {
+                // Storage refused it (out of order after all, or invalid
+                // data): nothing was applied; resync from what is stored.
+                sync.applied = self.store.applied_seq(&domain).unwrap_or(sync.applied);
+                tracing::warn!(%domain, seq, reason = format!("{e:#}"), "rejected a batch");
+            }
+        }
+        self.refresh_status(true);
+        self.publish_state().await
+    }
+
+    /// Asks the hub for what `domain` lacks, at most every [`REQUEST_AFTER`].
+    async fn request(&mut self, domain: &DomainCode) -> anyhow::Result<()> {
+        let sync = self.domains.get_mut(domain).expect("served");
+        if sync
+            .last_request
+            .is_some_and(|t| t.elapsed() < REQUEST_AFTER)
+        {
+            return Ok(());
+        }
+        sync.last_request = Some(Instant::now());
+        let request = Message::Request(SyncRequest {
+            device_id: self.device_id.clone(),
+            have_seq: sync.applied,
+        });
+        tracing::debug!(%domain, have = sync.applied, "asking the hub for batches");
+        self.client
+            .publish(
+                self.topics.requests(domain),
+                QoS::AtLeastOnce,
+                false,
+                request.encode(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Asks again for a domain that is behind and has made no progress.
+    async fn ask_if_stalled(&mut self) -> anyhow::Result<()> {
+        let stalled: Vec<DomainCode> = self
+            .domains
+            .iter()
+            .filter(|(_, s)| {
+                let behind = s.head.is_some_and(|h| h > s.applied) || !s.waiting.is_empty();
+                let quiet = s.last_progress.is_none_or(|t| t.elapsed() >= REQUEST_AFTER);
+                behind && quiet
+            })
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in stalled {
+            self.request(&d).await?;
+        }
+        Ok(())
+    }
+
+    fn refresh_status(&self, online: bool) {
+        let domains = self
+            .domains
+            .iter()
+            .map(|(d, s)| DomainSyncState {
+                domain: d.to_string(),
+                applied_seq: s.applied,
+                head_seq: s.head,
+                descriptors: self.index.get(d).map_or(0, |i| i.len() as u64),
+            })
+            .collect();
+        let mut status = self.status.write().expect("status lock");
+        status.online = online;
+        status.domains = domains;
+        status.domains.sort_by(|a, b| a.domain.cmp(&b.domain));
+        status.updated_at = chrono::Utc::now();
+    }
+
+    async fn publish_state(&self) -> anyhow::Result<()> {
+        let state = self.status.read().expect("status lock").clone();
+        self.client
+            .publish(
+                self.topics.device_state(&self.device_id),
+                QoS::AtLeastOnce,
+                true,
+                Message::DeviceState(state).encode(),
+            )
+            .await?;
+        Ok(())
+    }
+}

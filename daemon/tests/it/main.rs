@@ -1,0 +1,15 @@
+//! The daemon's integration tests, linked into one binary: each test file
+//! as its own binary would link wasmtime, tract and axum again (about 1 GB
+//! of disk and a minute of linking apiece).
+
+mod common;
+
+mod candidates_api;
+mod cli;
+mod client_isolation;
+mod domains_api;
+mod mqtt_broker;
+mod review_api;
+mod sync;
+mod sync_fixtures;
+mod training_pipeline;

@@ -1,0 +1,583 @@
+//! Batch sync over real brokers (the embedded one and mosquitto) between a
+//! hub in this process and `facerecd edge` processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use facerec_index::{IndexOptions, IndexSet, SearchParams};
+use facerec_storage::{DomainCode, PersonStatus, Store};
+use facerec_vision::{
+    DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, decode_image, default_models_dir,
+};
+use facerecd::hub::batch::{BatchManifest, batch_dir};
+use facerecd::sync::chunks::{MAX_CHUNK_BYTES, split};
+use facerecd::sync::messages::{Announcement, Message};
+use facerecd::sync::topics::{BatchRef, Topics};
+use rumqttc::QoS;
+
+use crate::sync_fixtures::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn shared_faces() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faces");
+    if dir.join("identities.csv").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("FACEREC_REQUIRE_SHARED").is_none(),
+        "{} is missing and FACEREC_REQUIRE_SHARED is set",
+        dir.display()
+    );
+    None
+}
+
+/// Real descriptors: per identity, the photos to enrol and one to probe.
+struct RealPeople {
+    enrol: Vec<(String, Vec<Vec<f32>>)>,
+    probes: Vec<(String, Vec<f32>)>,
+}
+
+fn real_people(ids: &[&str]) -> Option<RealPeople> {
+    let dir = shared_faces()?;
+    let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
+    let csv = std::fs::read_to_string(dir.join("identities.csv")).unwrap();
+    let mut photos: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for line in csv.lines().skip(1) {
+        let (file, id) = line.split_once(',').unwrap();
+        photos.entry(id.trim()).or_default().push(file.trim());
+    }
+    let embed = |file: &str| -> Vec<f32> {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let image = decode_image(&bytes, &DecodeLimits::default()).unwrap();
+        let mut faces = engine.analyze(&image, &DetectorConfig::default()).unwrap();
+        faces.sort_by(|a, b| b.face.bbox.area().total_cmp(&a.face.bbox.area()));
+        faces.remove(0).descriptor.0
+    };
+    let mut out = RealPeople {
+        enrol: vec![],
+        probes: vec![],
+    };
+    for id in ids {
+        let files = &photos[id];
+        let (probe, enrol) = files.split_last().unwrap();
+        out.enrol.push((
+            id.to_string(),
+            enrol.iter().take(3).map(|f| embed(f)).collect(),
+        ));
+        out.probes.push((id.to_string(), embed(probe)));
+    }
+    Some(out)
+}
+
+fn serbia() -> DomainCode {
+    DomainCode::parse("serbia").unwrap()
+}
+
+/// The production people of serbia in an edge's (stopped) data root.
+fn edge_people(root: &Path) -> Vec<String> {
+    let store = Store::open(root).unwrap();
+    let mut ids: Vec<String> = store
+        .list_people(&serbia(), Some(PersonStatus::Production))
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edges_converge_through_outages_on_every_broker() {
+    let people = real_people(&["person_01", "person_02", "person_03", "person_10"]);
+    for kind in brokers() {
+        converge_on(kind, people.as_ref()).await;
+    }
+}
+
+async fn converge_on(kind: BrokerKind, real: Option<&RealPeople>) {
+    eprintln!("broker: {kind:?}");
+    let mut broker = Broker::start(kind);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    let enrol = |i: usize| match real {
+        Some(r) => vec![r.enrol[i].clone()],
+        None => random_people(&format!("person_{i:02}"), 1, 3, i as u64),
+    };
+
+    // Batch 1 reaches an edge that is online.
+    approve(&store, "serbia", &enrol(0));
+    build_batch(&hub, "serbia").await;
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(
+        edge_dir.path(),
+        &broker,
+        &key,
+        &format!("edge-{kind:?}").to_lowercase(),
+    );
+    edge.start();
+    edge.wait_applied(1, WAIT).await;
+
+    // Batches 2 and 3 are published while the edge is down; a batch of
+    // another domain too. The edge catches up on reconnect.
+    edge.stop();
+    approve(&store, "serbia", &enrol(1));
+    build_batch(&hub, "serbia").await;
+    approve(&store, "greece", &random_people("greek", 2, 2, 9));
+    build_batch(&hub, "greece").await;
+    approve(&store, "serbia", &enrol(2));
+    build_batch(&hub, "serbia").await;
+    edge.start();
+    edge.wait_applied(3, WAIT).await;
+
+    // The broker restarts in the middle of a large batch (≈ 30 chunks).
+    approve(&store, "serbia", &random_people("crowd", 600, 5, 4));
+    let hub_for_build = &hub;
+    let build = build_batch(hub_for_build, "serbia");
+    let (_, ()) = tokio::join!(build, async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        broker.restart();
+    });
+    edge.wait_applied(4, WAIT * 2).await;
+
+    // Erasure travels too: person 0 is removed by batch 5.
+    let erased = enrol(0)[0].0.clone();
+    let resp = hub
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/domains/serbia/people/{erased}"),
+            Some(crate::common::ADMIN),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    build_batch(&hub, "serbia").await;
+    edge.wait_applied(5, WAIT).await;
+    edge.stop();
+
+    let on_edge = edge_people(edge_dir.path());
+    assert_eq!(on_edge.len(), 2 + 600, "two enrolled people and the crowd");
+    assert!(
+        !on_edge.contains(&erased),
+        "the erased person is gone from the edge"
+    );
+    for i in 1..3 {
+        assert!(on_edge.contains(&enrol(i)[0].0));
+    }
+    let edge_store = Store::open(edge_dir.path()).unwrap();
+    assert!(
+        edge_store
+            .list_people(&DomainCode::parse("greece").unwrap(), None)
+            .unwrap()
+            .is_empty(),
+        "a batch of another domain never reached the serbian edge"
+    );
+
+    // The edge recognises the people it was sent, from photos it never saw.
+    if let Some(real) = real {
+        let set = open_index(edge_store);
+        for (i, (id, probe)) in real.probes.iter().enumerate().take(4) {
+            let found = set
+                .search(&serbia(), probe)
+                .unwrap()
+                .best
+                .map(|m| m.person.to_string());
+            match i {
+                0 => assert_ne!(found.as_deref(), Some(id.as_str()), "erased"),
+                1 | 2 => assert_eq!(found.as_deref(), Some(id.as_str()), "{id} is recognised"),
+                _ => assert_eq!(found, None, "{id} was never enrolled: a stranger"),
+            }
+        }
+    }
+    hub.stop().await;
+}
+
+fn open_index(store: Store) -> IndexSet {
+    let params = SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD);
+    IndexSet::open(Arc::new(store), &[serbia()], IndexOptions::new(params))
+        .unwrap()
+        .0
+}
+
+/// A raw client for publishing what a hub never would.
+async fn raw_client(broker: &Broker) -> rumqttc::AsyncClient {
+    let options = facerecd::sync::client::options("forger", "127.0.0.1", broker.port);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1024);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    client
+}
+
+fn read_batch(store: &Store, seq: u64) -> (BatchManifest, Vec<u8>) {
+    let dir = batch_dir(store, &serbia(), seq);
+    let manifest =
+        serde_json::from_slice(&std::fs::read(dir.join("batch_metadata.json")).unwrap()).unwrap();
+    (
+        manifest,
+        std::fs::read(dir.join("descriptors.json")).unwrap(),
+    )
+}
+
+async fn publish(
+    client: &rumqttc::AsyncClient,
+    topic_domain: &str,
+    manifest: &BatchManifest,
+    content: &[u8],
+) {
+    publish_parts(client, topic_domain, manifest, content, |_, bytes| {
+        bytes.to_vec()
+    })
+    .await
+}
+
+async fn publish_parts(
+    client: &rumqttc::AsyncClient,
+    topic_domain: &str,
+    manifest: &BatchManifest,
+    content: &[u8],
+    mangle: impl Fn(usize, &[u8]) -> Vec<u8>,
+) {
+    let topics = Topics::new("facerec/v1").unwrap();
+    let b = BatchRef {
+        domain: DomainCode::parse(topic_domain).unwrap(),
+        kind: manifest.kind,
+        seq: manifest.seq,
+    };
+    let (plan, parts) = split(content, MAX_CHUNK_BYTES);
+    let msg = Message::Announcement(Announcement {
+        manifest: manifest.clone(),
+        plan,
+    });
+    client
+        .publish(topics.manifest(&b), QoS::AtLeastOnce, false, msg.encode())
+        .await
+        .unwrap();
+    for (n, part) in parts.iter().enumerate() {
+        client
+            .publish(
+                topics.chunk(&b, n as u32),
+                QoS::AtLeastOnce,
+                false,
+                mangle(n, part),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
+    let broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    approve(&store, "serbia", &random_people("first", 3, 2, 1));
+    build_batch(&hub, "serbia").await;
+
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-forged");
+    edge.start();
+    edge.wait_applied(1, WAIT).await;
+    let forger = raw_client(&broker).await;
+
+    // Batches 2 and 3 are built without being published, then sent by hand
+    // in reverse order, batch 1 again in between.
+    let signing = facerecd::hub::keys::hub_key(store.layout()).unwrap();
+    approve(&store, "serbia", &random_people("second", 2, 2, 2));
+    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+        .unwrap()
+        .unwrap();
+    approve(&store, "serbia", &random_people("third", 2, 2, 3));
+    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+        .unwrap()
+        .unwrap();
+    let (m3, c3) = read_batch(&store, 3);
+    let (m2, c2) = read_batch(&store, 2);
+    let (m1, c1) = read_batch(&store, 1);
+    publish(&forger, "serbia", &m3, &c3).await;
+    publish(&forger, "serbia", &m1, &c1).await;
+    publish(&forger, "serbia", &m2, &c2).await;
+    edge.wait_applied(3, WAIT).await;
+
+    // Batch 4 arrives first in every bad form, then as the hub signed it.
+    approve(&store, "serbia", &random_people("fourth", 2, 2, 4));
+    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+        .unwrap()
+        .unwrap();
+    let (m4, c4) = read_batch(&store, 4);
+    // Truncated: the chunk is shorter than planned.
+    publish_parts(&forger, "serbia", &m4, &c4, |_, b| {
+        b[..b.len() / 2].to_vec()
+    })
+    .await;
+    // Tampered: other content, chunked consistently, under the real manifest.
+    let mut tampered: serde_json::Value = serde_json::from_slice(&c4).unwrap();
+    tampered["added"][0]["person"] = "intruder".into();
+    let tampered = serde_json::to_vec(&tampered).unwrap();
+    publish(&forger, "serbia", &m4, &tampered).await;
+    // Wrongly signed: a consistent manifest signed by another key.
+    let other = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let mut forged = m4.clone();
+    forged.content_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tampered));
+    forged.public_key = hex::encode(other.verifying_key().to_bytes());
+    forged.signature = hex::encode(
+        ed25519_dalek::Signer::sign(&other, forged.signed_message().as_bytes()).to_bytes(),
+    );
+    publish(&forger, "serbia", &forged, &tampered).await;
+    // Another domain's batch on this domain's topics.
+    approve(&store, "greece", &random_people("greek", 1, 1, 5));
+    let g =
+        facerecd::hub::batch::build_delta(&store, &DomainCode::parse("greece").unwrap(), &signing)
+            .unwrap()
+            .unwrap();
+    let gdir = batch_dir(&store, &DomainCode::parse("greece").unwrap(), g.seq);
+    let mut gm: BatchManifest =
+        serde_json::from_slice(&std::fs::read(gdir.join("batch_metadata.json")).unwrap()).unwrap();
+    let gc = std::fs::read(gdir.join("descriptors.json")).unwrap();
+    publish(&forger, "serbia", &gm, &gc).await;
+    gm.seq = 4; // and once claiming serbia's next seq
+    publish(&forger, "serbia", &gm, &gc).await;
+    // Garbage.
+    forger
+        .publish(
+            "facerec/v1/domains/serbia/batches/4/manifest",
+            QoS::AtLeastOnce,
+            false,
+            b"{not json".to_vec(),
+        )
+        .await
+        .unwrap();
+    // Finally the real batch 4.
+    publish(&forger, "serbia", &m4, &c4).await;
+    edge.wait_applied(4, WAIT).await;
+    edge.stop();
+
+    let log = edge.log();
+    for reason in [
+        "corrupt",
+        "sha256",
+        "does not verify",
+        "does not match its topic",
+        "malformed",
+    ] {
+        assert!(
+            log.contains(reason),
+            "the edge's log names the rejection ({reason}):\n{log}"
+        );
+    }
+    let on_edge = edge_people(edge_dir.path());
+    assert_eq!(on_edge.len(), 3 + 2 + 2 + 2);
+    assert!(!on_edge.contains(&"intruder".to_string()));
+    assert!(on_edge.iter().all(|p| !p.starts_with("greek")));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edge_killed_while_applying_restarts_before_or_after_the_batch() {
+    let broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-killed");
+
+    // What serbia holds after each batch: seq → (people, descriptors).
+    let mut expected: BTreeMap<u64, (usize, u64)> = BTreeMap::from([(0, (0, 0))]);
+    let (mut people, mut descriptors) = (0usize, 0u64);
+    let mut kills_mid_batch = 0;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for round in 0..20u64 {
+        // A new batch of 1,000 descriptors every other round.
+        if round % 2 == 0 {
+            approve(
+                &store,
+                "serbia",
+                &random_people(&format!("r{round:02}"), 200, 5, round),
+            );
+            build_batch(&hub, "serbia").await;
+            people += 200;
+            descriptors += 1000;
+            expected.insert(round / 2 + 1, (people, descriptors));
+        }
+        let started = std::time::Instant::now();
+        edge.start();
+        eprintln!("round {round}: edge up in {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(rng.random_range(50..1500))).await;
+        let before = edge.applied().await;
+        edge.kill();
+
+        let edge_store = Store::open(edge_dir.path()).unwrap();
+        let seq = edge_store.applied_seq(&serbia()).unwrap();
+        let (want_people, want_descriptors) = expected[&seq];
+        let got_people = edge_store
+            .list_people(&serbia(), Some(PersonStatus::Production))
+            .unwrap()
+            .len();
+        assert_eq!(
+            got_people, want_people,
+            "round {round}: people at seq {seq}"
+        );
+        assert_eq!(
+            edge_store.embedding_count(&serbia()).unwrap(),
+            want_descriptors,
+            "round {round}: descriptors at seq {seq}"
+        );
+        if seq > before {
+            kills_mid_batch += 1; // committed after the last status we saw
+        }
+    }
+    eprintln!("{kills_mid_batch} of 20 kills came after a commit the API had not shown yet");
+
+    // Restarted once more, it converges and its index serves the last batch.
+    edge.start();
+    let head = *expected.keys().last().unwrap();
+    edge.wait_applied(head, WAIT).await;
+    let status = edge.status().await.unwrap();
+    assert_eq!(status["domains"][0]["descriptors"], descriptors);
+    edge.stop();
+    hub.stop().await;
+}
+
+/// A client of a mosquitto that checks `deploy/mosquitto/facerec.acl`.
+async fn acl_client(
+    port: u16,
+    user: &str,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let mut options = facerecd::sync::client::options(user, "127.0.0.1", port);
+    options.set_credentials(user, "secret");
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = event {
+                let _ = tx.send(p.topic);
+            }
+        }
+    });
+    (client, rx)
+}
+
+#[tokio::test]
+async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
+    if !brokers().contains(&BrokerKind::Mosquitto) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    for (i, user) in ["hub", "edge-belgrade-arena", "edge-ljubljana-1"]
+        .iter()
+        .enumerate()
+    {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        assert!(
+            cmd.arg(&passwd)
+                .arg(user)
+                .arg("secret")
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let acl = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/mosquitto/facerec.acl");
+    let port = free_port();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
+            passwd.display(),
+            acl.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = std::process::Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (hub, _) = acl_client(port, "hub").await;
+    let (belgrade, mut belgrade_got) = acl_client(port, "edge-belgrade-arena").await;
+    let (ljubljana, mut ljubljana_got) = acl_client(port, "edge-ljubljana-1").await;
+    // Both try to read every domain.
+    belgrade
+        .subscribe("facerec/v1/domains/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    ljubljana
+        .subscribe("facerec/v1/domains/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A Serbian edge forges a batch and a head: nobody receives them.
+    belgrade
+        .publish(
+            "facerec/v1/domains/serbia/batches/9/manifest",
+            QoS::AtLeastOnce,
+            false,
+            b"forged".to_vec(),
+        )
+        .await
+        .unwrap();
+    belgrade
+        .publish(
+            "facerec/v1/domains/slovenia/head",
+            QoS::AtLeastOnce,
+            false,
+            b"forged".to_vec(),
+        )
+        .await
+        .unwrap();
+    // The hub publishes Greek, Slovenian and Serbian heads.
+    for domain in ["greece", "slovenia", "serbia"] {
+        hub.publish(
+            format!("facerec/v1/domains/{domain}/head"),
+            QoS::AtLeastOnce,
+            false,
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    }
+    let collect = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
+        let mut got = vec![];
+        while let Ok(t) = rx.try_recv() {
+            got.push(t);
+        }
+        got.sort();
+        got
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        collect(&mut belgrade_got),
+        ["facerec/v1/domains/serbia/head"]
+    );
+    assert_eq!(
+        collect(&mut ljubljana_got),
+        [
+            "facerec/v1/domains/serbia/head",
+            "facerec/v1/domains/slovenia/head"
+        ]
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
