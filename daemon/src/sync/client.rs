@@ -132,8 +132,12 @@ pub fn spawn_link(mut eventloop: EventLoop, tx: mpsc::UnboundedSender<LinkEvent>
                 Err(e) => {
                     if connected {
                         tracing::warn!(error = %e, "MQTT connection lost; reconnecting");
+                    } else if attempt.is_power_of_two() || attempt == 0 {
+                        // The first failures and then ever more rarely:
+                        // the reason (refused, TLS, credentials) matters.
+                        tracing::warn!(error = %e, attempt, retry_in = ?backoff(attempt), "cannot connect to the MQTT broker");
                     } else {
-                        tracing::debug!(error = %e, attempt, "MQTT connect failed");
+                        tracing::debug!(error = %e, attempt, "cannot connect to the MQTT broker");
                     }
                     connected = false;
                     let sent = tx.send(LinkEvent::Disconnected(e.to_string()));

@@ -498,21 +498,13 @@ async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
     std::fs::write(
         &conf,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
+            "{MOSQUITTO_USER}listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\n",
             passwd.display(),
             acl.display()
         ),
     )
     .unwrap();
-    let mut broker = std::process::Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut broker = start_mosquitto(&conf, port);
 
     let (hub, _) = acl_client(port, "hub").await;
     let (belgrade, mut belgrade_got) = acl_client(port, "edge-belgrade-arena").await;
@@ -578,6 +570,174 @@ async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
             "facerec/v1/domains/slovenia/head"
         ]
     );
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_runs_over_tls_with_credentials_and_refuses_an_unknown_ca() {
+    if !brokers().contains(&BrokerKind::Mosquitto) {
+        return;
+    }
+    // A private CA and a broker certificate for localhost.
+    let pki = tempfile::tempdir().unwrap();
+    let p = pki.path();
+    openssl(
+        p,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=facerec test CA",
+        ],
+    );
+    openssl(
+        p,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "broker.key",
+            "-out",
+            "broker.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(p.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(
+        p,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "broker.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "broker.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let passwd = p.join("passwd");
+    for (i, user) in ["hub", "edge-tls"].iter().enumerate() {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        assert!(
+            cmd.arg(&passwd)
+                .arg(user)
+                .arg("s3cret")
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let port = free_port();
+    std::fs::write(
+        p.join("mosquitto.conf"),
+        format!(
+            "{MOSQUITTO_USER}listener {port} 127.0.0.1\ncafile {0}/ca.crt\ncertfile {0}/broker.crt\nkeyfile {0}/broker.key\n\
+             allow_anonymous false\npassword_file {1}\n",
+            p.display(),
+            passwd.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = start_mosquitto(&p.join("mosquitto.conf"), port);
+    let url = format!("mqtts://localhost:{port}");
+
+    // The hub, over TLS with its credentials and the private CA.
+    let hub_dir = tempfile::tempdir().unwrap();
+    let mut cfg = crate::common::config(hub_dir.path(), None, &[]);
+    cfg.mqtt_overrides.broker = Some(url.clone());
+    cfg.mqtt_overrides.device_id = Some("hub".into());
+    cfg.mqtt_overrides.username = Some("hub".into());
+    cfg.mqtt_overrides.password = Some("s3cret".into());
+    cfg.mqtt_file.ca_file = Some(p.join("ca.crt"));
+    let hub = crate::common::Node::start(&cfg, facerecd::node::Role::Hub).await;
+    assert_eq!(hub.create("serbia").await.status(), 201);
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    approve(&store, "serbia", &random_people("tls", 3, 2, 11));
+    build_batch(&hub, "serbia").await;
+
+    // An edge configured with the CA syncs; one trusting only the system's
+    // roots cannot connect, and says why.
+    let placeholder = Broker::start(BrokerKind::Embedded); // only for Edge::new's default URL
+    let trusting_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        trusting_dir.path().join("edge.toml"),
+        format!(
+            "[mqtt]\nca_file = {:?}\n",
+            p.join("ca.crt").display().to_string()
+        ),
+    )
+    .unwrap();
+    let credentials = |config: Option<&Path>| {
+        let mut env = vec![
+            ("FACEREC_MQTT_BROKER".to_string(), url.clone()),
+            ("FACEREC_MQTT_USERNAME".to_string(), "edge-tls".to_string()),
+            ("FACEREC_MQTT_PASSWORD".to_string(), "s3cret".to_string()),
+        ];
+        if let Some(c) = config {
+            env.push(("FACEREC_CONFIG".to_string(), c.display().to_string()));
+        }
+        env
+    };
+    let mut trusting = Edge::new(trusting_dir.path(), &placeholder, &key, "edge-tls");
+    trusting.env = credentials(Some(&trusting_dir.path().join("edge.toml")));
+    trusting.start();
+    trusting.wait_applied(1, WAIT).await;
+    trusting.stop();
+
+    let doubting_dir = tempfile::tempdir().unwrap();
+    let mut doubting = Edge::new(doubting_dir.path(), &placeholder, &key, "edge-tls");
+    doubting.env = credentials(None);
+    // Without system roots it refuses to start; with them, it cannot connect.
+    if doubting.try_start().is_ok() {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(doubting.applied().await, 0);
+        doubting.stop();
+    }
+    let log = doubting.log().to_lowercase();
+    assert!(
+        log.contains("certificate") || log.contains("issuer") || log.contains("ca certificates"),
+        "{log}"
+    );
+
+    hub.stop().await;
     let _ = broker.kill();
     let _ = broker.wait();
 }

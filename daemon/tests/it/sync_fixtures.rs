@@ -40,7 +40,9 @@ pub fn brokers() -> Vec<BrokerKind> {
             "mosquitto is not installed and FACEREC_REQUIRE_MOSQUITTO is set (scripts/setup installs it)"
         );
     }
-    eprintln!("mosquitto is not installed: testing the embedded broker only");
+    eprintln!(
+        "mosquitto is not installed (`apt-get install mosquitto`): testing the embedded broker only"
+    );
     vec![BrokerKind::Embedded]
 }
 
@@ -103,6 +105,36 @@ impl Drop for Broker {
     }
 }
 
+/// Run as root (CI), mosquitto drops to its own user, which cannot read a
+/// test's private temp folder (keys, persistence): keep it as it is.
+pub const MOSQUITTO_USER: &str = "user root\n";
+
+/// Starts mosquitto on `conf` and waits until it listens on `port`.
+pub fn start_mosquitto(conf: &Path, port: u16) -> Child {
+    let mut child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("mosquitto exited ({status}): {err}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 fn spawn_broker(kind: BrokerKind, port: u16, dir: &Path) -> Child {
     match kind {
         BrokerKind::Embedded => Command::new(env!("CARGO_BIN_EXE_facerecd"))
@@ -116,7 +148,7 @@ fn spawn_broker(kind: BrokerKind, port: u16, dir: &Path) -> Child {
             std::fs::write(
                 &conf,
                 format!(
-                    "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+                    "{MOSQUITTO_USER}listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
                      persistence_location {}/\nmax_queued_messages 100000\n",
                     dir.display()
                 ),
@@ -233,6 +265,8 @@ pub struct Edge {
     pub device_id: String,
     broker_url: String,
     hub_key: String,
+    /// Extra environment (credentials, a config file).
+    pub env: Vec<(String, String)>,
 }
 
 impl Edge {
@@ -250,20 +284,32 @@ impl Edge {
             device_id: device_id.into(),
             broker_url: broker.url(),
             hub_key: hub_key.into(),
+            env: vec![],
         }
     }
 
     pub fn start(&mut self) {
+        if let Err(log) = self.try_start() {
+            panic!("the edge did not start; its log:\n{log}");
+        }
+    }
+
+    /// Starts the edge; `Err(its log)` when it exits instead of serving.
+    pub fn try_start(&mut self) -> Result<(), String> {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_facerecd"))
             .arg("edge")
             .env_remove("FACEREC_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("ALLOWED_DOMAINS")
             .env("FACEREC_DATA_ROOT", &self.root)
             .env("PRIMARY_DOMAIN", "serbia")
             .env("FACEREC_LISTEN", format!("127.0.0.1:{port}"))
             .env("FACEREC_DOMAINS_FILE", self.root.join("domains.json"))
-            .env("FACEREC_MQTT_BROKER", &self.broker_url)
+            .env(
+                "FACEREC_MQTT_BROKER",
+                self.env_or("FACEREC_MQTT_BROKER", &self.broker_url),
+            )
             .env("FACEREC_DEVICE_ID", &self.device_id)
             .env("FACEREC_HUB_PUBLIC_KEYS", &self.hub_key)
             .env("RUST_LOG", "info")
@@ -276,13 +322,20 @@ impl Edge {
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             let exited = self.child.as_mut().unwrap().try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "the edge did not start ({exited:?}); its log:\n{}",
-                self.log()
-            );
+            if exited.is_some() || Instant::now() > deadline {
+                self.kill();
+                return Err(self.log());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
+    }
+
+    fn env_or(&self, key: &str, default: &str) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(default.to_string(), |(_, v)| v.clone())
     }
 
     /// SIGKILL: no chance to finish anything.
