@@ -39,7 +39,7 @@ pub async fn sync_status(
                 device_id: String::new(),
                 online: state.publisher.is_some(),
                 role: state.node.role.to_string(),
-                version: env!("CARGO_PKG_VERSION").into(),
+                software_version: env!("CARGO_PKG_VERSION").into(),
                 domains,
                 updated_at: chrono::Utc::now(),
             }

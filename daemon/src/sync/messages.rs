@@ -60,7 +60,8 @@ pub struct DeviceState {
     pub device_id: String,
     pub online: bool,
     pub role: String,
-    pub version: String,
+    /// The facerecd version the device runs (the envelope's `version` is the protocol's).
+    pub software_version: String,
     pub domains: Vec<DomainSyncState>,
     pub updated_at: DateTime<Utc>,
 }
@@ -142,5 +143,36 @@ mod tests {
             Message::decode(br#"{"version":1,"type":"nonsense"}"#),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn every_message_kind_round_trips_with_one_version_key() {
+        let state = Message::DeviceState(DeviceState {
+            device_id: "edge-1".into(),
+            online: true,
+            role: "edge".into(),
+            software_version: "0.1.0".into(),
+            domains: vec![DomainSyncState {
+                domain: "serbia".into(),
+                applied_seq: 3,
+                head_seq: Some(4),
+                descriptors: 12,
+            }],
+            updated_at: chrono::Utc::now(),
+        });
+        let head = Message::Head(Head {
+            domain: "serbia".into(),
+            seq: 4,
+            content_sha256: Some("ab".into()),
+            snapshot_seq: None,
+            public_key: "cd".into(),
+            published_at: chrono::Utc::now(),
+        });
+        for msg in [state, head] {
+            let bytes = msg.encode();
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            assert_eq!(text.matches(r#""version""#).count(), 1, "{text}");
+            assert_eq!(Message::decode(&bytes).unwrap(), msg);
+        }
     }
 }

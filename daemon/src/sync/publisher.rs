@@ -111,7 +111,7 @@ fn device_state(
         device_id: device_id.to_string(),
         online,
         role: "hub".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        software_version: env!("CARGO_PKG_VERSION").into(),
         domains,
         updated_at: chrono::Utc::now(),
     }

@@ -97,7 +97,7 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         device_id: config.device_id.clone(),
         online: false,
         role: "edge".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
+        software_version: env!("CARGO_PKG_VERSION").into(),
         domains: vec![],
         updated_at: chrono::Utc::now(),
     }));

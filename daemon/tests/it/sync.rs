@@ -204,6 +204,46 @@ fn open_index(store: Store) -> IndexSet {
         .0
 }
 
+/// Subscribes to a device's retained state.
+async fn device_states(
+    broker: &Broker,
+    device: &str,
+) -> (
+    rumqttc::AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<facerecd::sync::messages::DeviceState>,
+) {
+    let options = facerecd::sync::client::options("state-watcher", "127.0.0.1", broker.port);
+    let (client, mut events) = facerecd::sync::client::connect(options);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let topic = Topics::new("facerec/v1").unwrap().device_state(device);
+    let c = client.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                facerecd::sync::client::LinkEvent::Connected { .. } => {
+                    c.subscribe(topic.clone(), QoS::AtLeastOnce).await.unwrap();
+                }
+                facerecd::sync::client::LinkEvent::Message(p) => {
+                    if let Ok(Message::DeviceState(s)) = Message::decode(&p.payload) {
+                        let _ = tx.send(s);
+                    }
+                }
+                facerecd::sync::client::LinkEvent::Disconnected(_) => {}
+            }
+        }
+    });
+    (client, rx)
+}
+
+async fn next_state(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<facerecd::sync::messages::DeviceState>,
+) -> facerecd::sync::messages::DeviceState {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a device state within the wait")
+        .expect("the watcher is running")
+}
+
 /// A raw client for publishing what a hub never would.
 async fn raw_client(broker: &Broker) -> rumqttc::AsyncClient {
     let options = facerecd::sync::client::options("forger", "127.0.0.1", broker.port);
@@ -355,7 +395,19 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
     // Finally the real batch 4.
     publish(&forger, "serbia", &m4, &c4).await;
     edge.wait_applied(4, WAIT).await;
+
+    // The retained device state says the same; once the edge is gone, its
+    // Last Will says it is offline.
+    let (watcher, mut states) = device_states(&broker, "edge-forged").await;
+    let online = next_state(&mut states).await;
+    assert!(online.online);
+    assert_eq!(online.domains[0].applied_seq, 4);
     edge.stop();
+    let mut offline = next_state(&mut states).await;
+    while offline.online {
+        offline = next_state(&mut states).await;
+    }
+    drop(watcher);
 
     let log = edge.log();
     for reason in [

@@ -215,6 +215,7 @@ impl EdgeProcess {
             .env("FACEREC_HUB_PUBLIC_KEYS", public_key)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create(root.join("edge.log"))?)
             .spawn()?;
         let (tx, applied) = tokio::sync::watch::channel(0u64);
         let options = crate::sync::client::options("bench-observer", "127.0.0.1", broker_port);
