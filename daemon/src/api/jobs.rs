@@ -79,15 +79,7 @@ pub async fn start_processing(
     );
     tokio::task::spawn_blocking(move || {
         let outcome = (|| -> anyhow::Result<serde_json::Value> {
-            let engine = match engine.get() {
-                Some(e) => e,
-                None => {
-                    let loaded = facerec_vision::FaceEngine::load(
-                        &facerec_vision::ModelFiles::new(models.as_path()),
-                    )?;
-                    engine.get_or_init(|| loaded)
-                }
-            };
+            let engine = super::face_engine(&engine, &models)?;
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let step = job.clone();
             let report = process::process_domain(

@@ -7,6 +7,7 @@ mod extract;
 mod health;
 mod jobs;
 mod problem;
+mod recognize;
 mod review;
 mod sync;
 mod training;
@@ -100,6 +101,7 @@ impl AppState {
     tags(
         (name = "domains", description = "The domain (tenant) registry"),
         (name = "training", description = "The hub's training pipeline: candidates, images, review, batches"),
+        (name = "recognition", description = "Recognising faces against a domain (edges)"),
         (name = "operations", description = "Health and API description"),
     )
 )]
@@ -153,7 +155,27 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
                     upload::UPLOAD_BODY_LIMIT,
                 )),
         )
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(recognize::recognize))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    recognize::RECOGNIZE_BODY_LIMIT,
+                )),
+        )
         .routes(routes!(health::healthz))
+}
+
+/// The face models, loaded on first use and shared after (a hub may never
+/// process, an edge may never be asked to recognise an upload).
+pub fn face_engine<'a>(
+    engine: &'a std::sync::OnceLock<facerec_vision::FaceEngine>,
+    models_dir: &std::path::Path,
+) -> anyhow::Result<&'a facerec_vision::FaceEngine> {
+    if let Some(e) = engine.get() {
+        return Ok(e);
+    }
+    let loaded = facerec_vision::FaceEngine::load(&facerec_vision::ModelFiles::new(models_dir))?;
+    Ok(engine.get_or_init(|| loaded))
 }
 
 pub fn router(state: AppState) -> Router {

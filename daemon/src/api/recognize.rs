@@ -1,0 +1,210 @@
+//! `POST /api/recognize`: every face in an uploaded image, recognised
+//! against the caller's domain and the datasets it inherits — the design's
+//! `recognize_face(image_bytes, domain)`, answered the way cloud celebrity
+//! recognition APIs answer (recognised and unrecognised faces).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{StatusCode, header};
+use facerec_storage::DomainCode;
+use facerec_vision::{DecodeLimits, DetectorConfig, decode_image};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, Problem};
+use crate::auth::Client;
+
+/// An upload is one photo: the hub's per-photo limit.
+pub const RECOGNIZE_BODY_LIMIT: usize = crate::hub::acquire::MAX_IMAGE_BYTES as usize;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FaceBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetectedFace {
+    #[serde(rename = "box")]
+    pub bbox: FaceBox,
+    /// Left eye, right eye, nose, mouth left, mouth right: `[x, y]` pixels.
+    pub landmarks: Vec<[f32; 2]>,
+    /// Detector confidence in [0, 1].
+    pub detection_score: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecognizedFace {
+    #[serde(flatten)]
+    pub face: DetectedFace,
+    pub person: String,
+    pub name: String,
+    pub wikidata_id: Option<String>,
+    pub urls: Vec<String>,
+    /// The domain whose data matched: the caller's own or an inherited one.
+    pub domain: String,
+    /// Euclidean distance of the descriptors (same person below 0.6).
+    pub distance: f32,
+    /// 0–100.
+    pub confidence: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecognizeResult {
+    /// The caller's domain.
+    pub domain: String,
+    /// The domains searched, in order.
+    pub searched: Vec<String>,
+    pub recognized: Vec<RecognizedFace>,
+    pub unrecognized: Vec<DetectedFace>,
+}
+
+/// The domain a request recognises in: the one it narrowed to
+/// (`X-Client-Domain` or the Host subdomain), else this edge's own.
+fn caller_domain(state: &AppState, client: &Client) -> Result<DomainCode, ApiError> {
+    let domain = client
+        .narrowed
+        .clone()
+        .or_else(|| state.node.primary.clone())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "name the domain to recognise in with the X-Client-Domain header",
+            )
+        })?;
+    client.authorize(&domain)?;
+    Ok(domain)
+}
+
+/// The image: the raw body, or the first file of a multipart form.
+async fn image_bytes(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
+    let too_large = |e: String| {
+        if e.contains("length limit") {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "the image is over 25 MiB")
+        } else {
+            ApiError::bad_request(format!("cannot read the body: {e}"))
+        }
+    };
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+    if !multipart {
+        return Bytes::from_request(request, state)
+            .await
+            .map_err(|e| too_large(e.body_text()));
+    }
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| too_large(e.body_text()))?
+    {
+        if field.file_name().is_some() || matches!(field.name(), Some("file" | "image")) {
+            return field.bytes().await.map_err(|e| too_large(e.body_text()));
+        }
+    }
+    Err(ApiError::unprocessable(
+        "the form has no file: send the image as `file`",
+    ))
+}
+
+/// Recognises every face of the image (the raw body, or the `file` of a
+/// multipart form; JPEG, PNG, WebP or BMP, judged by its bytes; up to 25 MiB
+/// and 40 megapixels) against the caller's domain and its inherited
+/// datasets. Runs on an edge.
+#[utoipa::path(post, path = "/api/recognize", tag = "recognition", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The image's bytes"),
+    responses(
+        (status = 200, body = RecognizeResult),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Not an edge"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Over 25 MiB"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a decodable image, or too many pixels"),
+    ))]
+pub async fn recognize(
+    State(state): State<AppState>,
+    client: Client,
+    request: Request,
+) -> Result<Json<RecognizeResult>, ApiError> {
+    let domain = caller_domain(&state, &client)?;
+    let body = image_bytes(&state, request).await?;
+    let index = state.index.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "recognition runs on an edge, not on the hub",
+        )
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::unprocessable(
+            "the body is empty: send the image's bytes",
+        ));
+    }
+    let (engine, models, store) = (
+        state.engine.clone(),
+        state.models_dir.clone(),
+        state.store.clone(),
+    );
+    let result = tokio::task::spawn_blocking(move || -> Result<RecognizeResult, ApiError> {
+        let image = decode_image(&body, &DecodeLimits::default())
+            .map_err(|e| ApiError::unprocessable(format!("the body is not a usable image: {e}")))?;
+        let engine = super::face_engine(&engine, &models)
+            .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        let faces = engine
+            .analyze(&image, &DetectorConfig::default())
+            .map_err(|e| ApiError::internal(format!("face analysis failed: {e}")))?;
+        let mut out = RecognizeResult {
+            domain: domain.to_string(),
+            searched: vec![],
+            recognized: vec![],
+            unrecognized: vec![],
+        };
+        for analyzed in faces {
+            let f = &analyzed.face;
+            let detected = DetectedFace {
+                bbox: FaceBox {
+                    x1: f.bbox.x1,
+                    y1: f.bbox.y1,
+                    x2: f.bbox.x2,
+                    y2: f.bbox.y2,
+                },
+                landmarks: f.landmarks.to_vec(),
+                detection_score: f.score,
+            };
+            let outcome = index
+                .search(&domain, analyzed.descriptor.as_slice())
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            out.searched = outcome.searched.iter().map(|d| d.to_string()).collect();
+            let Some(m) = outcome.best else {
+                out.unrecognized.push(detected);
+                continue;
+            };
+            let person = store.get_person(&m.domain, &m.person)?;
+            let (name, wikidata_id) = person
+                .map(|p| (p.display_name, p.wikidata_id))
+                .unwrap_or_else(|| (m.person.to_string(), None));
+            out.recognized.push(RecognizedFace {
+                face: detected,
+                person: m.person.to_string(),
+                urls: wikidata_id
+                    .iter()
+                    .map(|q| format!("https://www.wikidata.org/wiki/{q}"))
+                    .collect(),
+                name,
+                wikidata_id,
+                domain: m.domain.to_string(),
+                distance: m.distance,
+                confidence: (m.confidence * 1000.0).round() / 10.0,
+            });
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("recognition task failed: {e}")))??;
+    Ok(Json(result))
+}
