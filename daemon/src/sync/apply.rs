@@ -1,6 +1,7 @@
 //! Applying a verified batch on an edge: redb first (one transaction, see
 //! `Store::apply_batch`), then the search index — patched for a delta,
-//! rebuilt and swapped in for a snapshot — then the index dump.
+//! rebuilt and swapped in for a snapshot. The index dump is saved
+//! afterwards, off the sync path ([`save_dump`]).
 //!
 //! A crash between the two leaves redb ahead of the dump; the next start
 //! sees the dump is stale and rebuilds it from redb, so the index never
@@ -86,13 +87,19 @@ pub fn apply(store: &Store, index: &IndexSet, batch: IncomingBatch) -> anyhow::R
         index.apply(&domain, applied.revision, &applied.added, &applied.removed)?;
     }
     let searchable = std::time::Instant::now();
-    // The dump only saves start-up time: a failure is logged, not fatal.
-    if let Err(e) = index.save_all() {
-        tracing::warn!(%domain, error = %e, "could not save the search index dump");
-    }
     Ok(ApplyReport {
         seq,
         descriptors_added: applied.added.len(),
         searchable,
     })
+}
+
+/// Saves the index dumps that are behind (blocking). The dump only saves
+/// start-up time, so a failure is logged, not fatal; saving one of 75,000
+/// descriptors takes about a second, which is why the subscriber runs it
+/// beside the sync loop rather than in it.
+pub fn save_dump(index: &IndexSet) {
+    if let Err(e) = index.save_all() {
+        tracing::warn!(error = %e, "could not save the search index dump");
+    }
 }

@@ -24,7 +24,7 @@ use facerec_index::IndexSet;
 use facerec_storage::{BatchKind, DomainCode, IncomingBatch, Store};
 use rumqttc::{AsyncClient, LastWill, Publish, QoS};
 
-use super::apply::{apply, incoming};
+use super::apply::{apply, incoming, save_dump};
 use super::chunks::Reassembly;
 use super::client::{LinkEvent, connect, connect_options};
 use super::config::MqttConfig;
@@ -346,6 +346,8 @@ impl EdgeSync {
         let sync = self.domains.get_mut(&domain).expect("served");
         match result {
             Ok(report) => {
+                let index = self.index.clone();
+                tokio::task::spawn_blocking(move || save_dump(&index));
                 sync.applied = seq;
                 sync.last_progress = Some(Instant::now());
                 tracing::info!(%domain, seq, ?kind, descriptors = report.descriptors_added,
