@@ -497,6 +497,27 @@ async fn an_edge_killed_while_applying_restarts_before_or_after_the_batch() {
     hub.stop().await;
 }
 
+/// A mosquitto password file in `dir` for `users`, all with `password`.
+fn password_file(dir: &Path, users: &[&str], password: &str) -> PathBuf {
+    let path = dir.join("passwd");
+    for (i, user) in users.iter().enumerate() {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        cmd.arg("-b");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let ok = cmd
+            .arg(&path)
+            .arg(user)
+            .arg(password)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mosquitto_passwd for {user}");
+    }
+    path
+}
+
 /// A client of a mosquitto that checks `deploy/mosquitto/facerec.acl`.
 async fn acl_client(
     port: u16,
@@ -525,25 +546,11 @@ async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let passwd = dir.path().join("passwd");
-    for (i, user) in ["hub", "edge-belgrade-arena", "edge-ljubljana-1"]
-        .iter()
-        .enumerate()
-    {
-        let mut cmd = std::process::Command::new("mosquitto_passwd");
-        cmd.arg("-b");
-        if i == 0 {
-            cmd.arg("-c");
-        }
-        assert!(
-            cmd.arg(&passwd)
-                .arg(user)
-                .arg("secret")
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
+    let passwd = password_file(
+        dir.path(),
+        &["hub", "edge-belgrade-arena", "edge-ljubljana-1"],
+        "secret",
+    );
     let acl = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/mosquitto/facerec.acl");
     let port = free_port();
     let conf = dir.path().join("mosquitto.conf");
@@ -700,22 +707,7 @@ async fn sync_runs_over_tls_with_credentials_and_refuses_an_unknown_ca() {
             "ext.cnf",
         ],
     );
-    let passwd = p.join("passwd");
-    for (i, user) in ["hub", "edge-tls"].iter().enumerate() {
-        let mut cmd = std::process::Command::new("mosquitto_passwd");
-        cmd.arg("-b");
-        if i == 0 {
-            cmd.arg("-c");
-        }
-        assert!(
-            cmd.arg(&passwd)
-                .arg(user)
-                .arg("s3cret")
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
+    let passwd = password_file(p, &["hub", "edge-tls"], "s3cret");
     let port = free_port();
     std::fs::write(
         p.join("mosquitto.conf"),
