@@ -111,6 +111,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             format!("cannot start the embedded MQTT broker on {listen} (set FACEREC_MQTT_BROKER to use another broker, or `off`)")
         })?;
     }
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let mut publisher = None;
     let mut index = None;
     let mut sync_status = None;
@@ -152,6 +153,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 store.clone(),
                 set.clone(),
                 &served,
+                metrics.clone(),
             )?);
         }
         index = Some(set);
@@ -162,6 +164,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         publisher: publisher.clone(),
         index: index.clone(),
         sync_status: sync_status.clone(),
+        metrics,
         jobs: Default::default(),
         engine: Default::default(),
         models_dir: Arc::new(config.models_dir.clone()),

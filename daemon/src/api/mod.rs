@@ -58,6 +58,7 @@ pub struct AppState {
     pub index: Option<Arc<facerec_index::IndexSet>>,
     /// An edge's view of batch sync.
     pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -163,6 +164,8 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
                 )),
         )
         .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
 }
 
 /// The face models, loaded on first use and shared after (a hub may never

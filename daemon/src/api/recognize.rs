@@ -132,6 +132,36 @@ pub async fn recognize(
     client: Client,
     request: Request,
 ) -> Result<Json<RecognizeResult>, ApiError> {
+    let started = std::time::Instant::now();
+    let metrics = state.metrics.clone();
+    let result = run(state, client, request).await;
+    match &result {
+        Ok(r) => {
+            metrics
+                .recognize_seconds
+                .observe(started.elapsed().as_secs_f64());
+            metrics.recognize_requests.with_label_values(&["ok"]).inc();
+            let faces = &metrics.recognize_faces;
+            faces
+                .with_label_values(&["recognized"])
+                .inc_by(r.recognized.len() as u64);
+            faces
+                .with_label_values(&["unrecognized"])
+                .inc_by(r.unrecognized.len() as u64);
+        }
+        Err(e) => metrics
+            .recognize_requests
+            .with_label_values(&[e.status.as_str()])
+            .inc(),
+    }
+    result.map(Json)
+}
+
+async fn run(
+    state: AppState,
+    client: Client,
+    request: Request,
+) -> Result<RecognizeResult, ApiError> {
     let domain = caller_domain(&state, &client)?;
     let body = image_bytes(&state, request).await?;
     let index = state.index.clone().ok_or_else(|| {
@@ -206,5 +236,5 @@ pub async fn recognize(
     })
     .await
     .map_err(|e| ApiError::internal(format!("recognition task failed: {e}")))??;
-    Ok(Json(result))
+    Ok(result)
 }

@@ -67,6 +67,7 @@ struct EdgeSync {
     device_id: String,
     domains: HashMap<DomainCode, DomainSync>,
     status: SyncStatus,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Connects to the broker and starts following `domains`.
@@ -75,6 +76,7 @@ pub fn start(
     store: Arc<Store>,
     index: Arc<IndexSet>,
     domains: &[DomainCode],
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<SyncStatus> {
     if config.hub_public_keys.is_empty() {
         anyhow::bail!(
@@ -128,6 +130,7 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         device_id: config.device_id.clone(),
         domains: tracked,
         status: status.clone(),
+        metrics,
     };
     edge.refresh_status(false);
     tokio::spawn(async move {
@@ -146,6 +149,15 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         }
     });
     Ok(status)
+}
+
+/// Logs why a batch was refused (nothing of it was applied) and counts it.
+fn rejected(metrics: &crate::metrics::Metrics, b: &BatchRef, reason: &str) {
+    tracing::warn!(domain = %b.domain, seq = b.seq, kind = ?b.kind, reason, "rejected a batch");
+    metrics
+        .sync_batches
+        .with_label_values(&[b.domain.as_str(), "rejected"])
+        .inc();
 }
 
 impl EdgeSync {
@@ -230,12 +242,12 @@ impl EdgeSync {
         let announcement = match Message::decode(payload) {
             Ok(Message::Announcement(a)) => a,
             Ok(_) | Err(_) => {
-                tracing::warn!(domain = %b.domain, seq = b.seq, "rejected a batch: its manifest is malformed");
+                rejected(&self.metrics, b, "its manifest is malformed");
                 return;
             }
         };
         if let Err(why) = self.check_manifest(b, &announcement) {
-            tracing::warn!(domain = %b.domain, seq = b.seq, kind = ?b.kind, reason = %why, "rejected a batch");
+            rejected(&self.metrics, b, &format!("{why:#}"));
             return;
         }
         let sync = self.domains.get_mut(&b.domain).expect("served");
@@ -246,7 +258,7 @@ impl EdgeSync {
         let chunks = match Reassembly::new(announcement.plan) {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(domain = %b.domain, seq = b.seq, reason = %e, "rejected a batch");
+                rejected(&self.metrics, b, &e.to_string());
                 return;
             }
         };
@@ -289,7 +301,7 @@ impl EdgeSync {
             return Ok(()); // its manifest was missed or rejected; asking again recovers
         };
         if let Err(e) = assembly.chunks.accept(n, bytes) {
-            tracing::warn!(domain = %b.domain, seq = b.seq, reason = %e, "rejected a batch: a chunk is corrupt");
+            rejected(&self.metrics, b, &format!("a chunk is corrupt: {e}"));
             sync.assemblies.remove(&key);
             return Ok(());
         }
@@ -299,15 +311,14 @@ impl EdgeSync {
         }
         let Assembly { manifest, chunks } = sync.assemblies.remove(&key).expect("present");
         let content = chunks.finish().expect("complete");
-        let batch = match verify(&manifest, &content, &self.trusted)
-            .and_then(|c| incoming(&manifest, c))
-        {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::warn!(domain = %b.domain, seq = b.seq, reason = format!("{e:#}"), "rejected a batch");
-                return Ok(());
-            }
-        };
+        let batch =
+            match verify(&manifest, &content, &self.trusted).and_then(|c| incoming(&manifest, c)) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    rejected(&self.metrics, b, &format!("{e:#}"));
+                    return Ok(());
+                }
+            };
         match b.kind {
             BatchKind::Snapshot => self.apply_now(batch).await?,
             BatchKind::Delta => {
@@ -348,6 +359,10 @@ impl EdgeSync {
             Ok(report) => {
                 let index = self.index.clone();
                 tokio::task::spawn_blocking(move || save_dump(&index));
+                self.metrics
+                    .sync_batches
+                    .with_label_values(&[domain.as_str(), "applied"])
+                    .inc();
                 sync.applied = seq;
                 sync.last_progress = Some(Instant::now());
                 tracing::info!(%domain, seq, ?kind, descriptors = report.descriptors_added,
@@ -357,6 +372,10 @@ impl EdgeSync {
                 // Storage refused it (out of order after all, or invalid
                 // data): nothing was applied; resync from what is stored.
                 sync.applied = self.store.applied_seq(&domain).unwrap_or(sync.applied);
+                self.metrics
+                    .sync_batches
+                    .with_label_values(&[domain.as_str(), "rejected"])
+                    .inc();
                 tracing::warn!(%domain, seq, reason = format!("{e:#}"), "rejected a batch");
             }
         }

@@ -395,6 +395,16 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
     // Finally the real batch 4.
     publish(&forger, "serbia", &m4, &c4).await;
     edge.wait_applied(4, WAIT).await;
+    let rejected = edge
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"facerec_sync_batches_total{domain="serbia",outcome="rejected"} "#)
+                .map(|n| n.parse::<u64>().unwrap())
+        })
+        .unwrap_or(0);
+    assert!(rejected >= 5, "{rejected} rejections counted");
 
     // The retained device state says the same; once the edge is gone, its
     // Last Will says it is offline.

@@ -369,6 +369,20 @@ impl Edge {
         resp.json().await.ok()
     }
 
+    /// The edge's Prometheus metrics (its bootstrap token is an admin).
+    pub async fn metrics(&self) -> String {
+        let token = std::fs::read_to_string(self.root.join("secrets/admin.token")).unwrap();
+        reqwest::Client::new()
+            .get(format!("{}/metrics", self.http))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn applied(&self) -> u64 {
         self.status()
             .await
