@@ -36,7 +36,11 @@ pub async fn sync_status(
                 })
                 .await?;
             DeviceState {
-                device_id: String::new(),
+                device_id: state
+                    .publisher
+                    .as_ref()
+                    .map(|p| p.device_id().to_string())
+                    .unwrap_or_default(),
                 online: state.publisher.is_some(),
                 role: state.node.role.to_string(),
                 software_version: env!("CARGO_PKG_VERSION").into(),

@@ -37,9 +37,15 @@ enum Command {
 #[derive(Clone, Debug)]
 pub struct Publisher {
     tx: mpsc::UnboundedSender<Command>,
+    device_id: String,
 }
 
 impl Publisher {
+    /// The hub's MQTT client and device id.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
     /// Publishes a batch just built (and then the domain's head).
     pub fn batch_built(&self, domain: &DomainCode, kind: BatchKind, seq: u64) {
         let _ = self.tx.send(Command::Publish(BatchRef {
@@ -99,7 +105,10 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
             }
         }
     });
-    Ok(Publisher { tx })
+    Ok(Publisher {
+        tx,
+        device_id: config.device_id.clone(),
+    })
 }
 
 fn device_state(

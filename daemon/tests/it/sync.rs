@@ -159,6 +159,16 @@ async fn converge_on(kind: BrokerKind, real: Option<&RealPeople>) {
     build_batch(&hub, "serbia").await;
     edge.wait_applied(5, WAIT).await;
     edge.stop();
+    let hub_view = crate::common::json(hub.get("/api/sync", crate::common::ADMIN).await, 200).await;
+    assert_eq!(hub_view["device_id"], "hub-test");
+    assert_eq!(hub_view["role"], "hub");
+    let serbia_row = hub_view["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "serbia")
+        .unwrap();
+    assert_eq!(serbia_row["applied_seq"], 5);
 
     let on_edge = edge_people(edge_dir.path());
     assert_eq!(on_edge.len(), 2 + 600, "two enrolled people and the crowd");
