@@ -320,8 +320,8 @@ pub fn verify(
     Ok(content)
 }
 
-/// Reads and verifies `batch_{seq}` from its directory.
-pub fn verify_dir(dir: &Path, trusted: &[VerifyingKey]) -> anyhow::Result<BatchContent> {
+/// Reads a batch (or snapshot) directory: its manifest and content bytes.
+pub fn read_dir(dir: &Path) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
     let manifest_path = dir.join("batch_metadata.json");
     let manifest: BatchManifest = serde_json::from_slice(
         &std::fs::read(&manifest_path)
@@ -331,5 +331,11 @@ pub fn verify_dir(dir: &Path, trusted: &[VerifyingKey]) -> anyhow::Result<BatchC
     let content_path = dir.join("descriptors.json");
     let content = std::fs::read(&content_path)
         .with_context(|| format!("cannot read {}", content_path.display()))?;
+    Ok((manifest, content))
+}
+
+/// Reads and verifies `batch_{seq}` from its directory.
+pub fn verify_dir(dir: &Path, trusted: &[VerifyingKey]) -> anyhow::Result<BatchContent> {
+    let (manifest, content) = read_dir(dir)?;
     verify(&manifest, &content, trusted)
 }

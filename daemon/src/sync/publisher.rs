@@ -307,14 +307,7 @@ fn read_batch(
         BatchKind::Delta => batch::batch_dir(store, &b.domain, b.seq),
         BatchKind::Snapshot => batch::snapshot_dir(store, &b.domain, b.seq),
     };
-    let manifest_path = dir.join("batch_metadata.json");
-    let manifest: BatchManifest = serde_json::from_slice(
-        &std::fs::read(&manifest_path)
-            .with_context(|| format!("cannot read {}", manifest_path.display()))?,
-    )
-    .with_context(|| format!("{} is not a batch manifest", manifest_path.display()))?;
-    let content = std::fs::read(dir.join("descriptors.json"))
-        .with_context(|| format!("cannot read {}", dir.join("descriptors.json").display()))?;
+    let (manifest, content) = batch::read_dir(&dir)?;
     batch::verify(&manifest, &content, &[key.verifying_key()])
         .with_context(|| format!("{} failed its own verification", dir.display()))?;
     Ok((manifest, content))

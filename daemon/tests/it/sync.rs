@@ -263,13 +263,7 @@ async fn raw_client(broker: &Broker) -> rumqttc::AsyncClient {
 }
 
 fn read_batch(store: &Store, seq: u64) -> (BatchManifest, Vec<u8>) {
-    let dir = batch_dir(store, &serbia(), seq);
-    let manifest =
-        serde_json::from_slice(&std::fs::read(dir.join("batch_metadata.json")).unwrap()).unwrap();
-    (
-        manifest,
-        std::fs::read(dir.join("descriptors.json")).unwrap(),
-    )
+    facerecd::hub::batch::read_dir(&batch_dir(store, &serbia(), seq)).unwrap()
 }
 
 async fn publish(
@@ -386,9 +380,7 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
             .unwrap()
             .unwrap();
     let gdir = batch_dir(&store, &DomainCode::parse("greece").unwrap(), g.seq);
-    let mut gm: BatchManifest =
-        serde_json::from_slice(&std::fs::read(gdir.join("batch_metadata.json")).unwrap()).unwrap();
-    let gc = std::fs::read(gdir.join("descriptors.json")).unwrap();
+    let (mut gm, gc) = facerecd::hub::batch::read_dir(&gdir).unwrap();
     publish(&forger, "serbia", &gm, &gc).await;
     gm.seq = 4; // and once claiming serbia's next seq
     publish(&forger, "serbia", &gm, &gc).await;

@@ -75,7 +75,7 @@ impl Store {
     }
 }
 
-fn last_seq(
+pub(crate) fn last_seq(
     table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
     d: &str,
 ) -> StorageResult<u64> {

@@ -10,7 +10,7 @@ use chrono::Utc;
 use redb::ReadableTable;
 
 use super::Store;
-use super::batches::insert_next_batch;
+use super::batches::{insert_next_batch, last_seq};
 use super::codec::encode;
 use super::domains::read_domain;
 use super::embeddings::{
@@ -74,14 +74,7 @@ impl Store {
         match batch.meta.kind {
             BatchKind::Delta => insert_next_batch(&txn, &batch.meta)?,
             BatchKind::Snapshot => {
-                let last = {
-                    let table = txn.open_table(BATCHES)?;
-                    let mut range = table.range((d, 0u64)..=(d, u64::MAX))?;
-                    match range.next_back() {
-                        Some(item) => item?.0.value().1,
-                        None => 0,
-                    }
-                };
+                let last = last_seq(&txn.open_table(BATCHES)?, d)?;
                 if batch.meta.seq <= last {
                     return Err(StorageError::Conflict(format!(
                         "snapshot at seq {} of '{d}' is not past the applied seq {last}",
