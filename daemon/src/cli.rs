@@ -119,6 +119,9 @@ pub struct Settings {
         value_name = "KEYS"
     )]
     pub hub_public_keys: Option<Vec<String>>,
+    /// An edge's camera: `v4l2:/dev/video0`, `http://…/stream.mjpg` or `replay:DIR[@FPS]`; repeat for more (replaces `[[camera]]` in the config file).
+    #[arg(long = "camera", env = "FACEREC_CAMERAS", global = true, value_delimiter = ',', value_name = "SPEC")]
+    pub cameras: Option<Vec<String>>,
     /// Log format on stderr.
     #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -143,6 +146,7 @@ impl Settings {
                 device_id: self.device_id.clone(),
                 hub_public_keys: self.hub_public_keys.clone(),
             },
+            cameras: self.cameras.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use facerec_plugin_host::PluginLimits;
 
 use crate::auth::TokenConfig;
+use crate::live::CameraConfig;
 use crate::node::Role;
 use crate::sync::config::{MqttConfig, MqttFileConfig, MqttOverrides};
 
@@ -37,6 +38,9 @@ pub struct FileConfig {
     /// Batch sync over MQTT (see docs/mqtt.md).
     #[serde(default)]
     pub mqtt: MqttFileConfig,
+    /// An edge's cameras (see docs/live.md).
+    #[serde(default)]
+    pub camera: Vec<CameraConfig>,
 }
 
 impl FileConfig {
@@ -61,6 +65,8 @@ pub struct Overrides {
     pub models_dir: Option<PathBuf>,
     pub plugins_dir: Option<PathBuf>,
     pub mqtt: MqttOverrides,
+    /// `--camera SPEC` (short form); replaces the file's cameras.
+    pub cameras: Option<Vec<String>>,
 }
 
 /// The effective, validated configuration.
@@ -82,6 +88,8 @@ pub struct Config {
     pub plugins_dir: PathBuf,
     pub plugin_limits: PluginLimits,
     pub tokens: Vec<TokenConfig>,
+    /// An edge's cameras, validated.
+    pub cameras: Vec<CameraConfig>,
     /// `[mqtt]` as written and overridden; its defaults depend on the role,
     /// so it is resolved by [`Config::mqtt`].
     #[serde(skip)]
@@ -138,7 +146,20 @@ impl Config {
             .plugins_dir
             .or(file.plugins_dir)
             .unwrap_or_else(|| data_root.join("plugins"));
+        let cameras = match over.cameras {
+            Some(specs) => specs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| CameraConfig::from_short(i + 1, s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("--camera: {e}"))?,
+            None => file.camera,
+        };
+        for c in &cameras {
+            c.validate().map_err(|e| anyhow::anyhow!("[[camera]]: {e}"))?;
+        }
         Ok(Self {
+            cameras,
             data_root,
             plugins_dir,
             plugin_limits: file.plugin_limits,

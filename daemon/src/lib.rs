@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod fsutil;
 pub mod hub;
+pub mod live;
 pub mod metrics;
 pub mod node;
 pub mod server;

@@ -5,7 +5,8 @@
 //! read at scrape time, so they cannot drift from what they describe.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -19,7 +20,112 @@ pub struct Metrics {
     pub sync_batches: IntCounterVec,
     applied_seq: IntGaugeVec,
     head_seq: IntGaugeVec,
+    sync_lag: IntGaugeVec,
     index_descriptors: IntGaugeVec,
+    /// The live camera pipeline.
+    pub live: LiveMetrics,
+}
+
+/// Per-camera metrics of the live pipeline (label `camera`).
+pub struct LiveMetrics {
+    /// Frames analysed.
+    pub frames: IntCounterVec,
+    /// Frames skipped because a newer one was ready (latest-frame policy).
+    pub dropped: IntCounterVec,
+    /// Seconds per stage (`stage`: detect, embed, search, frame).
+    pub stage_seconds: HistogramVec,
+    /// Frame capture to event emission.
+    pub event_latency: HistogramVec,
+    /// Events by `type`.
+    pub events: IntCounterVec,
+    /// Events a reader missed (`sink`: mqtt, sse) because it fell behind
+    /// or the broker's queue was full.
+    pub events_dropped: IntCounterVec,
+    /// Frames analysed per second (moving average).
+    pub fps: GaugeVec,
+    pub tracks: IntGaugeVec,
+    /// Mirrored from the camera supervisor at scrape time.
+    source_up: IntGaugeVec,
+    source_restarts: IntGaugeVec,
+    source_corrupt_frames: IntGaugeVec,
+}
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
+];
+
+impl LiveMetrics {
+    fn new(registry: &Registry) -> Self {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("registered once");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(Opts::new(name, help), &["camera"]).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("registered once");
+            g
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                labels,
+            )
+            .expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("registered once");
+            h
+        };
+        let fps = GaugeVec::new(
+            Opts::new("live_fps", "Frames analysed per second"),
+            &["camera"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(fps.clone())).expect("registered once");
+        Self {
+            frames: counter("live_frames_total", "Frames analysed", &["camera"]),
+            dropped: counter(
+                "live_frames_dropped_total",
+                "Frames skipped because a newer frame was ready",
+                &["camera"],
+            ),
+            stage_seconds: histogram(
+                "live_stage_seconds",
+                "Time per pipeline stage (detect, embed, search, frame)",
+                &["camera", "stage"],
+            ),
+            event_latency: histogram(
+                "live_event_latency_seconds",
+                "Frame capture to event emission",
+                &["camera"],
+            ),
+            events: counter("live_events_total", "Recognition events", &["camera", "type"]),
+            events_dropped: counter(
+                "live_events_dropped_total",
+                "Events a reader missed because it fell behind",
+                &["sink"],
+            ),
+            fps,
+            tracks: gauge("live_tracks", "Face tracks in view"),
+            source_up: gauge("camera_up", "1 while the camera delivers frames"),
+            source_restarts: gauge("camera_restarts", "Times the camera was reopened"),
+            source_corrupt_frames: gauge(
+                "camera_corrupt_frames",
+                "Frames that could not be decoded",
+            ),
+        }
+    }
+
+    /// Mirrors the supervisors' state: `(camera, status)`.
+    pub fn refresh(&self, cameras: &[(String, facerec_camera::SourceStatus)]) {
+        for (id, s) in cameras {
+            let up = s.state == facerec_camera::SourceState::Running;
+            self.source_up.with_label_values(&[id]).set(up as i64);
+            self.source_restarts.with_label_values(&[id]).set(s.restarts as i64);
+            self.source_corrupt_frames
+                .with_label_values(&[id])
+                .set(s.corrupt_frames as i64);
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -80,10 +186,15 @@ impl Metrics {
                 "sync_head_seq",
                 "The hub's latest batch seq as last heard (edge)",
             ),
+            sync_lag: gauge(
+                "sync_lag_batches",
+                "Batches the edge is behind the hub's head",
+            ),
             index_descriptors: gauge(
                 "index_descriptors",
                 "Searchable descriptors per served domain",
             ),
+            live: LiveMetrics::new(&registry),
             recognize_seconds,
             registry,
         }
@@ -98,6 +209,9 @@ impl Metrics {
                 .set(*applied as i64);
             if let Some(h) = head {
                 self.head_seq.with_label_values(&[domain]).set(*h as i64);
+                self.sync_lag
+                    .with_label_values(&[domain])
+                    .set(h.saturating_sub(*applied) as i64);
             }
             if let Some(n) = descriptors {
                 self.index_descriptors
@@ -135,5 +249,6 @@ mod tests {
         assert!(text.contains(r#"facerec_sync_applied_seq{domain="serbia"} 3"#));
         assert!(text.contains(r#"facerec_sync_head_seq{domain="serbia"} 4"#));
         assert!(text.contains(r#"facerec_index_descriptors{domain="serbia"} 1200"#));
+        assert!(text.contains(r#"facerec_sync_lag_batches{domain="serbia"} 1"#));
     }
 }

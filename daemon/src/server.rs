@@ -25,6 +25,8 @@ pub struct RunningServer {
     pub publisher: Option<crate::sync::publisher::Publisher>,
     /// Batch sync as this node sees it (None when MQTT is off).
     pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
+    /// An edge's cameras and their event bus (None without cameras).
+    pub live: Option<crate::live::Live>,
     /// Where the generated admin token is, when the config names none.
     pub bootstrap_token_file: Option<PathBuf>,
     shutdown: oneshot::Sender<()>,
@@ -115,6 +117,8 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     let mut publisher = None;
     let mut index = None;
     let mut sync_status = None;
+    let mut live = None;
+    let engine: Arc<std::sync::OnceLock<facerec_vision::FaceEngine>> = Default::default();
     let plugins = if role == Role::Hub {
         // The batch-signing key exists from the first start, so its public
         // half can be handed to edges before any batch is built.
@@ -147,14 +151,47 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             .await??
         };
         let set = Arc::new(set);
+        let mut mqtt_client = None;
         if mqtt.enabled() {
-            sync_status = Some(crate::sync::subscriber::start(
+            let (status, client) = crate::sync::subscriber::start(
                 &mqtt,
                 store.clone(),
                 set.clone(),
                 &served,
                 metrics.clone(),
-            )?);
+            )?;
+            sync_status = Some(status);
+            mqtt_client = Some(client);
+        }
+        if !config.cameras.is_empty() {
+            let models = config.models_dir.clone();
+            let face_engine = tokio::task::spawn_blocking(move || {
+                facerec_vision::FaceEngine::load(&facerec_vision::ModelFiles::new(models))
+            })
+            .await?
+            .with_context(|| format!("cannot load the face models from {}", config.models_dir.display()))?;
+            let _ = engine.set(face_engine.clone());
+            let started = crate::live::start(
+                &config.cameras,
+                node.primary.as_ref(),
+                crate::live::LiveDeps {
+                    engine: face_engine,
+                    index: set.clone(),
+                    store: store.clone(),
+                    device_id: mqtt.device_id.clone(),
+                    bus: Default::default(),
+                    metrics: metrics.clone(),
+                },
+            )?;
+            if let Some(client) = mqtt_client {
+                crate::live::mqtt::forward(
+                    client,
+                    mqtt.topics().device_events(&mqtt.device_id),
+                    &started.bus,
+                    metrics.clone(),
+                );
+            }
+            live = Some(started);
         }
         index = Some(set);
         None
@@ -165,8 +202,9 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         index: index.clone(),
         sync_status: sync_status.clone(),
         metrics,
+        live: live.clone(),
         jobs: Default::default(),
-        engine: Default::default(),
+        engine,
         models_dir: Arc::new(config.models_dir.clone()),
         http_limits: config.plugin_limits.http.clone(),
         store: store.clone(),
@@ -195,6 +233,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         index,
         publisher,
         sync_status,
+        live,
         bootstrap_token_file,
         shutdown: tx,
         task,

@@ -113,6 +113,9 @@ pub async fn metrics(
             }
         }
     }
+    if let Some(live) = &state.live {
+        state.metrics.live.refresh(&live.source_statuses());
+    }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&rows),

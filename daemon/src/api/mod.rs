@@ -6,6 +6,7 @@ mod domains;
 mod extract;
 mod health;
 mod jobs;
+mod live;
 mod problem;
 mod recognize;
 mod review;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub index: Option<Arc<facerec_index::IndexSet>>,
     /// An edge's view of batch sync.
     pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
+    /// An edge's cameras and recognition events.
+    pub live: Option<crate::live::Live>,
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -93,7 +96,7 @@ impl AppState {
     info(
         title = "facerec",
         description = "On-premise, multi-tenant celebrity face recognition. \
-            Every call except /healthz and /api/openapi.json needs `Authorization: Bearer <token>`; \
+            Every call except /healthz, /readyz, /live and /api/openapi.json needs `Authorization: Bearer <token>`; \
             `X-Client-Domain` or the Host subdomain can narrow a request to one of the token's domains. \
             Errors are application/problem+json.",
     ),
@@ -103,6 +106,7 @@ impl AppState {
         (name = "domains", description = "The domain (tenant) registry"),
         (name = "training", description = "The hub's training pipeline: candidates, images, review, batches"),
         (name = "recognition", description = "Recognising faces against a domain (edges)"),
+        (name = "live", description = "Cameras, the live view and recognition events (edges)"),
         (name = "operations", description = "Health and API description"),
     )
 )]
@@ -147,6 +151,11 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job))
         .routes(routes!(review::erase_person))
         .routes(routes!(sync::sync_status))
+        .routes(routes!(live::list_cameras))
+        .routes(routes!(live::camera_tracks))
+        .routes(routes!(live::camera_frame))
+        .routes(routes!(live::events))
+        .routes(routes!(live::live_page))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).
         .merge(

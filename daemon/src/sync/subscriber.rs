@@ -77,7 +77,7 @@ pub fn start(
     index: Arc<IndexSet>,
     domains: &[DomainCode],
     metrics: Arc<crate::metrics::Metrics>,
-) -> anyhow::Result<SyncStatus> {
+) -> anyhow::Result<(SyncStatus, AsyncClient)> {
     if config.hub_public_keys.is_empty() {
         anyhow::bail!(
             "an edge needs the hub's public key to trust its batches: run `facerecd batch public-key` \
@@ -122,7 +122,7 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
     let options = connect_options(config, &config.device_id, Some(will))?;
     let (client, mut events) = connect(options);
     let mut edge = EdgeSync {
-        client,
+        client: client.clone(),
         topics,
         store,
         index,
@@ -148,7 +148,7 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
             }
         }
     });
-    Ok(status)
+    Ok((status, client))
 }
 
 /// Logs why a batch was refused (nothing of it was applied) and counts it.

@@ -9,6 +9,7 @@ mod cli;
 mod client_isolation;
 mod domains_api;
 mod mqtt_broker;
+mod live;
 mod recognize;
 mod review_api;
 mod sync;

@@ -1,0 +1,175 @@
+//! Per-camera settings: `[[camera]]` tables in the config file, or
+//! `--camera SPEC` on the command line (docs/configuration.md).
+
+use std::time::Duration;
+
+use facerec_camera::SourceSpec;
+use facerec_vision::{DetectorConfig, MATCH_THRESHOLD};
+use serde::{Deserialize, Serialize};
+
+use super::tracker::TrackerConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Names the camera in events, metrics and the API (`[a-z0-9_-]`, ≤ 32).
+    pub id: String,
+    pub source: SourceSpec,
+    /// The domain to recognise in (its datasets are searched too); the
+    /// edge's own domain when absent.
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub settings: LiveSettings,
+}
+
+/// How a camera's frames are analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveSettings {
+    /// Detect on every Nth frame (1 = every frame); tracks carry over.
+    pub detect_every: u32,
+    /// Smallest face to look for, in pixels (the side of its box); smaller
+    /// faces are ignored. Larger is faster.
+    pub min_face: f32,
+    /// MTCNN's three stage thresholds.
+    pub detector_thresholds: [f32; 3],
+    /// Descriptor distance under which a face is a match; at most the
+    /// index's own threshold (0.6): a camera may be stricter, not looser.
+    pub match_threshold: f32,
+    /// A track is embedded when it appears and then at most this often.
+    pub embed_interval_ms: u64,
+    /// The identity vote is over this many latest samples.
+    pub samples: usize,
+    /// A face not seen for this long has left.
+    pub lost_after_ms: u64,
+    /// Boxes overlapping this much (IoU) are the same track.
+    pub iou_match: f32,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        let tracker = TrackerConfig::default();
+        Self {
+            detect_every: 1,
+            min_face: 40.0,
+            detector_thresholds: DetectorConfig::default().thresholds,
+            match_threshold: MATCH_THRESHOLD,
+            embed_interval_ms: 1000,
+            samples: tracker.samples,
+            lost_after_ms: tracker.lost_after.as_millis() as u64,
+            iou_match: tracker.iou_match,
+        }
+    }
+}
+
+impl LiveSettings {
+    pub fn detector(&self) -> DetectorConfig {
+        DetectorConfig {
+            min_face: self.min_face,
+            thresholds: self.detector_thresholds,
+            ..DetectorConfig::default()
+        }
+    }
+
+    pub fn tracker(&self) -> TrackerConfig {
+        TrackerConfig {
+            iou_match: self.iou_match,
+            lost_after: Duration::from_millis(self.lost_after_ms),
+            samples: self.samples,
+            ..TrackerConfig::default()
+        }
+    }
+
+    pub fn embed_interval(&self) -> Duration {
+        Duration::from_millis(self.embed_interval_ms)
+    }
+}
+
+impl CameraConfig {
+    /// A camera from `--camera SPEC`, numbered in order (`cam1`, `cam2`…).
+    pub fn from_short(n: usize, spec: &str) -> Result<Self, String> {
+        Ok(Self {
+            id: format!("cam{n}"),
+            source: SourceSpec::parse_short(spec)?,
+            domain: None,
+            settings: LiveSettings::default(),
+        })
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        let id_ok = !self.id.is_empty()
+            && self.id.len() <= 32
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !id_ok {
+            return Err(format!(
+                "camera id `{}` must be 1–32 characters of a–z, 0–9, _ or -",
+                self.id
+            ));
+        }
+        let s = &self.settings;
+        let bad = |what: &str| Err(format!("camera `{}`: {what}", self.id));
+        if s.detect_every == 0 {
+            return bad("detect_every must be at least 1");
+        }
+        if !(12.0..=2000.0).contains(&s.min_face) {
+            return bad("min_face must be 12–2000 pixels");
+        }
+        if !(s.match_threshold > 0.0 && s.match_threshold <= MATCH_THRESHOLD) {
+            return bad(&format!(
+                "match_threshold must be in (0, {MATCH_THRESHOLD}]: a camera may be stricter than the index, not looser"
+            ));
+        }
+        if s.detector_thresholds.iter().any(|t| !(0.0..1.0).contains(t)) {
+            return bad("detector_thresholds must be in [0, 1)");
+        }
+        if s.samples == 0 || s.samples > 50 {
+            return bad("samples must be 1–50");
+        }
+        if !(0.05..=0.95).contains(&s.iou_match) {
+            return bad("iou_match must be 0.05–0.95");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_camera_table_parses_with_defaults() {
+        let c: CameraConfig = toml::from_str(
+            r#"
+            id = "entrance"
+            source = { kind = "v4l2", device = "/dev/video2", pixel_format = "yuyv" }
+            [settings]
+            detect_every = 3
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.settings.detect_every, 3);
+        assert_eq!(c.settings.min_face, 40.0);
+        assert!(matches!(c.source, SourceSpec::V4l2 { fps: 30, width: 640, .. }));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_refused_naming_the_camera() {
+        let mut c = CameraConfig::from_short(1, "replay:/tmp/x@10").unwrap();
+        c.settings.match_threshold = 0.9;
+        assert!(c.validate().unwrap_err().contains("cam1"));
+        c.settings.match_threshold = 0.5;
+        c.validate().unwrap();
+        c.id = "../etc".into();
+        assert!(c.validate().unwrap_err().contains("a–z"));
+        assert!(CameraConfig::from_short(1, "rtsp://cam").unwrap_err().contains("v4l2:"));
+        let err = toml::from_str::<CameraConfig>("id = \"a\"\nsource = { kind = \"replay\", path = \"x\", fsp = 3 }")
+            .unwrap_err();
+        assert!(err.to_string().contains("fsp"), "{err}");
+    }
+}

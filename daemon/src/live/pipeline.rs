@@ -1,0 +1,376 @@
+//! One camera's analysis loop: latest frame → detect (every Nth frame) →
+//! track → embed new and stale tracks → search → decide → events, and the
+//! view `/live` shows.
+//!
+//! The loop is a tokio task; each frame's CPU work runs on the blocking
+//! pool, one frame at a time, so a camera uses at most one core and frames
+//! that arrive meanwhile are skipped (counted), never queued.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use facerec_camera::{Frame, FrameFeed, SourceStatus};
+use facerec_index::IndexSet;
+use facerec_storage::{DomainCode, PersonId, Store};
+use facerec_vision::{Face, FaceEngine};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::config::{CameraConfig, LiveSettings};
+use super::events::{EventBox, EventBus, EventKind, EventPerson, LiveEvent};
+use super::tracker::{Decision, Label, Sample, SampleOutcome, Track, Tracker};
+
+/// A track as the live view draws it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackView {
+    pub track_id: u64,
+    #[serde(rename = "box")]
+    pub bbox: EventBox,
+    /// `recognized`, `unknown`, or `pending` (not embedded yet).
+    pub status: &'static str,
+    pub person: Option<EventPerson>,
+    pub matched_domain: Option<String>,
+    /// 0–100.
+    pub confidence: f32,
+}
+
+/// The latest analysed frame and its tracks. Frames live only here, in
+/// memory: nothing of a camera's picture is ever written to disk.
+#[derive(Debug, Clone, Default)]
+pub struct LiveView {
+    pub frame: Option<Frame>,
+    pub tracks: Vec<TrackView>,
+}
+
+/// What the API and metrics see of a running camera.
+pub struct CameraRuntime {
+    pub id: String,
+    pub domain: DomainCode,
+    pub source: Arc<Mutex<SourceStatus>>,
+    pub view: RwLock<LiveView>,
+    pub stats: Mutex<CameraStats>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct CameraStats {
+    pub frames_analysed: u64,
+    pub frames_dropped: u64,
+    pub fps: f64,
+    pub tracks: usize,
+    pub events: u64,
+}
+
+impl CameraRuntime {
+    pub fn source_status(&self) -> SourceStatus {
+        self.source.lock().expect("status lock").clone()
+    }
+}
+
+/// What every camera's pipeline shares.
+#[derive(Clone)]
+pub struct LiveDeps {
+    pub engine: FaceEngine,
+    pub index: Arc<IndexSet>,
+    pub store: Arc<Store>,
+    pub device_id: String,
+    pub bus: EventBus,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Starts the camera's source and its analysis loop.
+pub fn start(camera: &CameraConfig, domain: DomainCode, deps: LiveDeps) -> Arc<CameraRuntime> {
+    let feed = facerec_camera::supervisor::spawn(
+        &camera.id,
+        camera.source.clone(),
+        Default::default(),
+    );
+    start_with_feed(camera, domain, deps, feed)
+}
+
+/// Runs the analysis loop on an already supervised source.
+pub fn start_with_feed(
+    camera: &CameraConfig,
+    domain: DomainCode,
+    deps: LiveDeps,
+    feed: FrameFeed,
+) -> Arc<CameraRuntime> {
+    let runtime = Arc::new(CameraRuntime {
+        id: camera.id.clone(),
+        domain: domain.clone(),
+        source: feed.status.clone(),
+        view: RwLock::new(LiveView::default()),
+        stats: Mutex::new(CameraStats::default()),
+    });
+    let analysis = Analysis {
+        camera: camera.id.clone(),
+        domain,
+        settings: camera.settings,
+        tracker: Tracker::new(camera.settings.tracker()),
+        frame_no: 0,
+        events: 0,
+        people: HashMap::new(),
+        deps,
+    };
+    tokio::spawn(run(runtime.clone(), feed, analysis));
+    runtime
+}
+
+async fn run(runtime: Arc<CameraRuntime>, feed: FrameFeed, mut analysis: Analysis) {
+    let mut frames = feed.frames.clone();
+    let metrics = analysis.deps.metrics.clone();
+    let camera = runtime.id.clone();
+    let mut last_seq = 0u64;
+    let mut last_done: Option<Instant> = None;
+    let mut fps = 0.0f64;
+    loop {
+        // The source thread ending (a finished replay) closes the channel.
+        if frames.changed().await.is_err() {
+            break;
+        }
+        let Some(frame) = frames.borrow_and_update().clone() else {
+            continue;
+        };
+        let skipped = frame.seq.saturating_sub(last_seq + 1);
+        last_seq = frame.seq;
+        let started = Instant::now();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = analysis.frame(&frame);
+            (analysis, frame, result)
+        })
+        .await;
+        let (a, frame, result) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(camera = %camera, "the analysis of a frame panicked: {e}");
+                break;
+            }
+        };
+        analysis = a;
+        let tracks = match result {
+            Ok(tracks) => tracks,
+            Err(e) => {
+                tracing::warn!(camera = %camera, "frame {} not analysed: {e}", frame.seq);
+                continue;
+            }
+        };
+        let now = Instant::now();
+        if let Some(prev) = last_done {
+            let instant = 1.0 / now.duration_since(prev).as_secs_f64().max(1e-6);
+            fps = if fps == 0.0 { instant } else { 0.9 * fps + 0.1 * instant };
+        }
+        last_done = Some(now);
+        let m = &metrics.live;
+        m.frames.with_label_values(&[&camera]).inc();
+        m.dropped.with_label_values(&[&camera]).inc_by(skipped);
+        m.fps.with_label_values(&[&camera]).set(fps);
+        m.tracks.with_label_values(&[&camera]).set(tracks.len() as i64);
+        m.stage_seconds
+            .with_label_values(&[&camera, "frame"])
+            .observe(started.elapsed().as_secs_f64());
+        {
+            let mut stats = runtime.stats.lock().expect("stats lock");
+            stats.frames_analysed += 1;
+            stats.frames_dropped += skipped;
+            stats.fps = fps;
+            stats.tracks = tracks.len();
+            stats.events = analysis.events;
+        }
+        *runtime.view.write().expect("view lock") = LiveView {
+            frame: Some(frame),
+            tracks,
+        };
+    }
+    tracing::info!(camera = %camera, "camera pipeline stopped");
+    drop(feed);
+}
+
+/// The per-camera analysis state, moved onto the blocking pool per frame.
+struct Analysis {
+    camera: String,
+    domain: DomainCode,
+    settings: LiveSettings,
+    tracker: Tracker,
+    frame_no: u64,
+    events: u64,
+    /// Names and Wikidata ids, read from the registry once per person.
+    people: HashMap<(String, String), EventPerson>,
+    deps: LiveDeps,
+}
+
+impl Analysis {
+    fn observe(&self, stage: &str, since: Instant) {
+        self.deps
+            .metrics
+            .live
+            .stage_seconds
+            .with_label_values(&[&self.camera, stage])
+            .observe(since.elapsed().as_secs_f64());
+    }
+
+    /// Analyses one frame; returns the tracks to draw.
+    fn frame(&mut self, frame: &Frame) -> anyhow::Result<Vec<TrackView>> {
+        self.frame_no += 1;
+        let detect_now = (self.frame_no - 1) % self.settings.detect_every as u64 == 0;
+        if detect_now {
+            let now = frame.captured;
+            let t = Instant::now();
+            let faces: Vec<Face> = self.deps.engine.detect(&frame.image, &self.settings.detector())?;
+            self.observe("detect", t);
+            for gone in self.tracker.update(faces, now) {
+                self.emit(EventKind::TrackLost, &gone, frame, None);
+            }
+            for id in self.tracker.due_for_embedding(now, self.settings.embed_interval()) {
+                self.sample(id, frame)?;
+            }
+        }
+        Ok(self.tracker.tracks().iter().map(|t| self.view_of(t)).collect())
+    }
+
+    fn sample(&mut self, id: u64, frame: &Frame) -> anyhow::Result<()> {
+        let Some(face) = self.tracker.get(id).map(|t| t.face.clone()) else {
+            return Ok(());
+        };
+        let t = Instant::now();
+        let descriptor = self.deps.engine.embed_face(&frame.image, &face)?;
+        self.observe("embed", t);
+        let t = Instant::now();
+        let outcome = self.deps.index.search(&self.domain, descriptor.as_slice())?;
+        self.observe("search", t);
+        let sample = match outcome.best {
+            Some(m) if m.distance <= self.settings.match_threshold => Sample {
+                label: Label::Known {
+                    domain: m.domain.to_string(),
+                    person: m.person.to_string(),
+                },
+                distance: Some(m.distance),
+                confidence: m.confidence,
+            },
+            _ => Sample {
+                label: Label::Unknown,
+                distance: None,
+                confidence: 0.0,
+            },
+        };
+        match self.tracker.add_sample(id, descriptor.0, sample, frame.captured) {
+            SampleOutcome::Appeared(_) => {
+                let track = self.current(&face);
+                self.emit(EventKind::TrackAppeared, &track, frame, None);
+            }
+            SampleOutcome::Changed { from, .. } => {
+                let track = self.current(&face);
+                let previous = self.person_of(&from);
+                self.emit(EventKind::IdentityChanged, &track, frame, previous);
+            }
+            SampleOutcome::Returned { .. } | SampleOutcome::Unchanged => {}
+        }
+        Ok(())
+    }
+
+    /// The track now holding `face` (its id may have changed on return).
+    fn current(&self, face: &Face) -> Track {
+        self.tracker
+            .tracks()
+            .iter()
+            .find(|t| t.face == *face)
+            .cloned()
+            .expect("the sampled track is active")
+    }
+
+    fn person_of(&mut self, d: &Decision) -> Option<EventPerson> {
+        let Label::Known { domain, person } = &d.label else {
+            return None;
+        };
+        let key = (domain.clone(), person.clone());
+        if let Some(p) = self.people.get(&key) {
+            return Some(p.clone());
+        }
+        let record = DomainCode::parse(domain)
+            .ok()
+            .zip(PersonId::parse(person).ok())
+            .and_then(|(d, p)| self.deps.store.get_person(&d, &p).ok().flatten());
+        let p = EventPerson {
+            id: person.clone(),
+            name: record
+                .as_ref()
+                .map_or_else(|| person.clone(), |r| r.display_name.clone()),
+            wikidata_id: record.and_then(|r| r.wikidata_id),
+        };
+        if self.people.len() > 10_000 {
+            self.people.clear();
+        }
+        self.people.insert(key, p.clone());
+        Some(p)
+    }
+
+    fn view_of(&self, t: &Track) -> TrackView {
+        let b = t.bbox();
+        let (status, person, matched_domain, confidence) = match &t.identity {
+            None => ("pending", None, None, 0.0),
+            Some(d) => match &d.label {
+                Label::Unknown => ("unknown", None, None, 0.0),
+                Label::Known { domain, person } => (
+                    "recognized",
+                    self.people.get(&(domain.clone(), person.clone())).cloned(),
+                    Some(domain.clone()),
+                    (d.confidence * 1000.0).round() / 10.0,
+                ),
+            },
+        };
+        TrackView {
+            track_id: t.id,
+            bbox: EventBox { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+            status,
+            person,
+            matched_domain,
+            confidence,
+        }
+    }
+
+    fn emit(&mut self, kind: EventKind, track: &Track, frame: &Frame, previous: Option<EventPerson>) {
+        let Some(decision) = track.identity.clone() else {
+            return;
+        };
+        let person = self.person_of(&decision);
+        let matched_domain = match &decision.label {
+            Label::Known { domain, .. } => Some(domain.clone()),
+            Label::Unknown => None,
+        };
+        self.events += 1;
+        let b = track.bbox();
+        let latency = frame.captured.elapsed();
+        let event = LiveEvent {
+            version: 1,
+            kind,
+            event_id: format!("{}-{}-{}", self.camera, track.id, self.events),
+            device_id: self.deps.device_id.clone(),
+            camera: self.camera.clone(),
+            track_id: track.id,
+            status: if person.is_some() { "recognized" } else { "unknown" },
+            person,
+            matched_domain,
+            domain: self.domain.to_string(),
+            distance: decision.distance,
+            confidence: (decision.confidence * 1000.0).round() / 10.0,
+            votes: decision.votes,
+            samples: decision.of,
+            previous,
+            bbox: EventBox { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+            frame_seq: frame.seq,
+            captured_at: LiveEvent::captured(frame.captured_at),
+            emitted_at: chrono::Utc::now(),
+            latency_ms: latency.as_secs_f64() * 1e3,
+        };
+        let m = &self.deps.metrics.live;
+        m.events.with_label_values(&[&self.camera, kind.as_str()]).inc();
+        if kind != EventKind::TrackLost {
+            m.event_latency
+                .with_label_values(&[&self.camera])
+                .observe(latency.as_secs_f64());
+        }
+        tracing::info!(camera = %self.camera, track = track.id, event = kind.as_str(),
+            person = event.person.as_ref().map(|p| p.name.as_str()).unwrap_or("unknown"),
+            latency_ms = format!("{:.0}", event.latency_ms), "recognition event");
+        self.deps.bus.send(event);
+    }
+}
