@@ -94,10 +94,26 @@ fn has_huffman_tables(jpeg: &[u8]) -> bool {
 /// JPEG's standard Huffman tables (ITU T.81 Annex K.3, tables K.3–K.6):
 /// (class and id, code counts per length 1–16, symbols).
 const STANDARD_TABLES: [(u8, [u8; 16], &[u8]); 4] = [
-    (0x00, [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
-    (0x01, [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
-    (0x10, [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D], &AC_LUMA),
-    (0x11, [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77], &AC_CHROMA),
+    (
+        0x00,
+        [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    ),
+    (
+        0x01,
+        [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    ),
+    (
+        0x10,
+        [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D],
+        &AC_LUMA,
+    ),
+    (
+        0x11,
+        [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+        &AC_CHROMA,
+    ),
 ];
 
 const AC_LUMA: [u8; 162] = [
@@ -197,7 +213,9 @@ mod tests {
     }
 
     fn sample_jpeg() -> Vec<u8> {
-        let img = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let img = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+        });
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, ImageFormat::Jpeg).unwrap();
         out.into_inner()
@@ -224,7 +242,10 @@ mod tests {
         let stripped = strip_huffman_tables(&full);
         assert!(stripped.len() < full.len(), "the sample had DHT segments");
         assert!(!stripped.windows(2).any(|w| w == [0xFF, 0xC4]));
-        assert_eq!(decode_mjpeg(&stripped).unwrap(), decode_mjpeg(&full).unwrap());
+        assert_eq!(
+            decode_mjpeg(&stripped).unwrap(),
+            decode_mjpeg(&full).unwrap()
+        );
     }
 
     #[test]

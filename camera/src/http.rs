@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use image::RgbImage;
 
+use crate::FrameSource;
 use crate::convert::decode_mjpeg;
 use crate::error::{CameraError, CameraResult};
 use crate::jpeg_stream::JpegSplitter;
-use crate::FrameSource;
 
 pub struct MjpegHttpSource {
     /// The URL without its credentials, for logs.
@@ -20,7 +20,9 @@ pub struct MjpegHttpSource {
 /// The URL with any `user:password@` removed.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &url[..scheme + 3], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -44,7 +46,10 @@ impl MjpegHttpSource {
             .into();
         let response = agent.get(url).call().map_err(|e| open_err(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(open_err(format!("the camera answered HTTP {}", response.status())));
+            return Err(open_err(format!(
+                "the camera answered HTTP {}",
+                response.status()
+            )));
         }
         let content_type = response
             .headers()
@@ -95,8 +100,10 @@ impl FrameSource for MjpegHttpSource {
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
-        || e.to_string().to_ascii_lowercase().contains("timeout")
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    ) || e.to_string().to_ascii_lowercase().contains("timeout")
         || e.to_string().to_ascii_lowercase().contains("timed out")
 }
 
@@ -106,7 +113,13 @@ mod tests {
 
     #[test]
     fn credentials_never_reach_the_logs() {
-        assert_eq!(redact("http://admin:secret@10.0.0.5/video.mjpg"), "http://10.0.0.5/video.mjpg");
-        assert_eq!(redact("http://cam.local/video.mjpg"), "http://cam.local/video.mjpg");
+        assert_eq!(
+            redact("http://admin:secret@10.0.0.5/video.mjpg"),
+            "http://10.0.0.5/video.mjpg"
+        );
+        assert_eq!(
+            redact("http://cam.local/video.mjpg"),
+            "http://cam.local/video.mjpg"
+        );
     }
 }

@@ -41,7 +41,10 @@ impl<R: Read> JpegSplitter<R> {
 
     fn need(&mut self) -> io::Result<u8> {
         self.byte()?.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "the stream ended inside a frame")
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the stream ended inside a frame",
+            )
         })
     }
 
@@ -214,6 +217,9 @@ mod tests {
     fn an_oversized_frame_is_refused() {
         let f = jpeg(6);
         let mut s = JpegSplitter::new(&f[..]).with_max_frame(100);
-        assert_eq!(s.next_jpeg().unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            s.next_jpeg().unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
     }
 }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+use crate::FrameSource;
 use crate::convert::{decode_mjpeg, decode_still};
 use crate::error::{CameraError, CameraResult};
 use crate::jpeg_stream::JpegSplitter;
-use crate::FrameSource;
 
 const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "ppm"];
 
@@ -42,9 +42,9 @@ impl ReplaySource {
                 .map_err(|e| open_err(e.to_string()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                    })
                 })
                 .collect();
             if files.is_empty() {
@@ -157,7 +157,9 @@ mod tests {
         write_frames(dir.path(), 3);
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
         let mut src = ReplaySource::open(dir.path(), 200, false).unwrap();
-        let reds: Vec<u8> = (0..3).map(|_| src.next_frame().unwrap().get_pixel(0, 0).0[0]).collect();
+        let reds: Vec<u8> = (0..3)
+            .map(|_| src.next_frame().unwrap().get_pixel(0, 0).0[0])
+            .collect();
         assert_eq!(reds, vec![0, 20, 40]);
         assert!(matches!(src.next_frame(), Err(CameraError::Ended(_))));
     }
@@ -168,7 +170,9 @@ mod tests {
         write_frames(dir.path(), 2);
         let mut src = ReplaySource::open(dir.path(), 50, true).unwrap();
         let started = Instant::now();
-        let reds: Vec<u8> = (0..5).map(|_| src.next_frame().unwrap().get_pixel(0, 0).0[0]).collect();
+        let reds: Vec<u8> = (0..5)
+            .map(|_| src.next_frame().unwrap().get_pixel(0, 0).0[0])
+            .collect();
         assert_eq!(reds, vec![0, 20, 0, 20, 0]);
         // Five frames at 50 fps: the first at once, then four 20 ms apart.
         assert!(started.elapsed() >= Duration::from_millis(80));
@@ -199,7 +203,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = ReplaySource::open(dir.path(), 10, true).err().unwrap();
         assert!(err.to_string().contains("no images"), "{err}");
-        let err = ReplaySource::open(&dir.path().join("missing.mjpeg"), 10, true).err().unwrap();
+        let err = ReplaySource::open(&dir.path().join("missing.mjpeg"), 10, true)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("missing.mjpeg"), "{err}");
         write_frames(dir.path(), 1);
         let err = ReplaySource::open(dir.path(), 0, true).err().unwrap();

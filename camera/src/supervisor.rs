@@ -65,7 +65,10 @@ pub struct SourceStatus {
 
 mod system_time_ms {
     use std::time::{SystemTime, UNIX_EPOCH};
-    pub fn serialize<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
             Some(d) => s.serialize_u64(d.as_millis() as u64),
             None => s.serialize_none(),

@@ -14,10 +14,10 @@ use v4l::video::Capture;
 use v4l::video::capture::Parameters;
 use v4l::{Device, FourCC};
 
+use crate::FrameSource;
 use crate::convert::{decode_mjpeg, yuyv_to_rgb};
 use crate::error::{CameraError, CameraResult};
 use crate::spec::PixelFormat;
-use crate::FrameSource;
 
 /// A camera that delivers nothing for this long has stalled.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
@@ -90,12 +90,17 @@ impl V4l2Source {
             reason,
         };
         let device = Device::with_path(path).map_err(|e| open_err(e.to_string()))?;
-        let caps = device.query_caps().map_err(|e| open_err(format!("not a V4L2 device: {e}")))?;
+        let caps = device
+            .query_caps()
+            .map_err(|e| open_err(format!("not a V4L2 device: {e}")))?;
         if !caps.capabilities.contains(CapFlags::VIDEO_CAPTURE) {
             return Err(open_err(format!("{} cannot capture video", caps.card)));
         }
         if !caps.capabilities.contains(CapFlags::STREAMING) {
-            return Err(open_err(format!("{} cannot stream (no mmap I/O)", caps.card)));
+            return Err(open_err(format!(
+                "{} cannot stream (no mmap I/O)",
+                caps.card
+            )));
         }
         let offered: Vec<[u8; 4]> = device
             .enum_formats()
@@ -117,7 +122,10 @@ impl V4l2Source {
             .set_format(&format)
             .map_err(|e| open_err(format!("cannot set the format: {e}")))?;
         if format.fourcc != fourcc {
-            return Err(open_err(format!("the driver switched the format to {}", format.fourcc)));
+            return Err(open_err(format!(
+                "the driver switched the format to {}",
+                format.fourcc
+            )));
         }
         if (format.width, format.height) != (request.width, request.height) {
             tracing::info!(camera = %name, asked = %format!("{}×{}", request.width, request.height),
@@ -126,7 +134,9 @@ impl V4l2Source {
         // Not every driver lets the rate be set; the camera's own rate is
         // fine then.
         let fps = match device.set_params(&Parameters::with_fps(request.fps)) {
-            Ok(p) if p.interval.numerator > 0 => Some(p.interval.denominator / p.interval.numerator),
+            Ok(p) if p.interval.numerator > 0 => {
+                Some(p.interval.denominator / p.interval.numerator)
+            }
             Ok(_) => None,
             Err(e) => {
                 tracing::info!(camera = %name, "the driver keeps its frame rate: {e}");
@@ -160,7 +170,8 @@ impl FrameSource for V4l2Source {
                 Encoding::Mjpeg => "MJPG",
                 Encoding::Yuyv => "YUYV",
             },
-            self.fps.map_or("driver rate".into(), |f| format!("{f} fps"))
+            self.fps
+                .map_or("driver rate".into(), |f| format!("{f} fps"))
         )
     }
 
@@ -182,16 +193,30 @@ impl FrameSource for V4l2Source {
             }
         };
         if meta.flags.contains(BufferFlags::ERROR) {
-            return Err(CameraError::CorruptFrame("the driver flagged the buffer as corrupt".into()));
+            return Err(CameraError::CorruptFrame(
+                "the driver flagged the buffer as corrupt".into(),
+            ));
         }
         // A buffer is sized for the largest frame; only `bytesused` of it is
         // this frame.
         let used = (meta.bytesused as usize).min(buffer.len());
-        frame_to_rgb(self.encoding, &buffer[..used], self.width, self.height, self.stride)
+        frame_to_rgb(
+            self.encoding,
+            &buffer[..used],
+            self.width,
+            self.height,
+            self.stride,
+        )
     }
 }
 
-fn frame_to_rgb(encoding: Encoding, bytes: &[u8], w: u32, h: u32, stride: u32) -> CameraResult<RgbImage> {
+fn frame_to_rgb(
+    encoding: Encoding,
+    bytes: &[u8],
+    w: u32,
+    h: u32,
+    stride: u32,
+) -> CameraResult<RgbImage> {
     match encoding {
         Encoding::Mjpeg => decode_mjpeg(bytes),
         Encoding::Yuyv => yuyv_to_rgb(bytes, w, h, stride),
@@ -204,15 +229,27 @@ mod tests {
 
     #[test]
     fn auto_prefers_mjpeg_and_falls_back_to_yuyv() {
-        assert_eq!(choose_encoding(&[YUYV, MJPG], PixelFormat::Auto), Ok(Encoding::Mjpeg));
-        assert_eq!(choose_encoding(&[YUYV], PixelFormat::Auto), Ok(Encoding::Yuyv));
-        assert_eq!(choose_encoding(&[YUYV, MJPG], PixelFormat::Yuyv), Ok(Encoding::Yuyv));
+        assert_eq!(
+            choose_encoding(&[YUYV, MJPG], PixelFormat::Auto),
+            Ok(Encoding::Mjpeg)
+        );
+        assert_eq!(
+            choose_encoding(&[YUYV], PixelFormat::Auto),
+            Ok(Encoding::Yuyv)
+        );
+        assert_eq!(
+            choose_encoding(&[YUYV, MJPG], PixelFormat::Yuyv),
+            Ok(Encoding::Yuyv)
+        );
     }
 
     #[test]
     fn a_camera_without_a_usable_format_is_refused_naming_what_it_offers() {
         let err = choose_encoding(&[*b"NV12", *b"H264"], PixelFormat::Auto).unwrap_err();
-        assert!(err.contains("NV12, H264") && err.contains("MJPG or YUYV"), "{err}");
+        assert!(
+            err.contains("NV12, H264") && err.contains("MJPG or YUYV"),
+            "{err}"
+        );
         let err = choose_encoding(&[YUYV], PixelFormat::Mjpeg).unwrap_err();
         assert!(err.contains("none of which is MJPG"), "{err}");
     }
@@ -235,18 +272,29 @@ mod tests {
             px.copy_from_slice(&[126, 128]);
         }
         let rgb = frame_to_rgb(Encoding::Yuyv, &yuyv[..640 * 480 * 2], 640, 480, 1280).unwrap();
-        assert!(rgb.pixels().all(|p| p.0.iter().all(|&c| c.abs_diff(128) <= 2)));
+        assert!(
+            rgb.pixels()
+                .all(|p| p.0.iter().all(|&c| c.abs_diff(128) <= 2))
+        );
     }
 
     #[test]
     fn a_missing_device_is_an_open_error_naming_it() {
         let err = V4l2Source::open(
             Path::new("/dev/video-that-is-not-there"),
-            Request { width: 640, height: 480, fps: 30, pixel_format: PixelFormat::Auto },
+            Request {
+                width: 640,
+                height: 480,
+                fps: 30,
+                pixel_format: PixelFormat::Auto,
+            },
         )
         .err()
         .unwrap();
         assert!(matches!(err, CameraError::Open { .. }));
-        assert!(err.to_string().contains("/dev/video-that-is-not-there"), "{err}");
+        assert!(
+            err.to_string().contains("/dev/video-that-is-not-there"),
+            "{err}"
+        );
     }
 }

@@ -70,7 +70,10 @@ fn a_camera_that_disconnects_and_stalls_is_reopened_and_keeps_delivering() {
     let url = flaky_camera();
     let feed = supervisor::spawn(
         "door",
-        SourceSpec::MjpegHttp { url, timeout_ms: 400 },
+        SourceSpec::MjpegHttp {
+            url,
+            timeout_ms: 400,
+        },
         SupervisorOptions {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),
@@ -85,7 +88,11 @@ fn a_camera_that_disconnects_and_stalls_is_reopened_and_keeps_delivering() {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "no frames from the third connection: {:?}", feed.status());
+        assert!(
+            Instant::now() < deadline,
+            "no frames from the third connection: {:?}",
+            feed.status()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let status = feed.status();
@@ -109,8 +116,14 @@ fn a_camera_that_cannot_be_opened_is_retried_and_reported() {
     };
     let feed = supervisor::spawn(
         "gone",
-        SourceSpec::MjpegHttp { url: format!("http://127.0.0.1:{port}/x"), timeout_ms: 300 },
-        SupervisorOptions { backoff_min: Duration::from_millis(20), backoff_max: Duration::from_millis(40) },
+        SourceSpec::MjpegHttp {
+            url: format!("http://127.0.0.1:{port}/x"),
+            timeout_ms: 300,
+        },
+        SupervisorOptions {
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(40),
+        },
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while feed.status().errors.get("open").copied().unwrap_or(0) < 3 {
@@ -119,7 +132,12 @@ fn a_camera_that_cannot_be_opened_is_retried_and_reported() {
     }
     let status = feed.status();
     assert_eq!(status.frames, 0);
-    assert!(status.last_error.unwrap().contains(&format!("127.0.0.1:{port}")));
+    assert!(
+        status
+            .last_error
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}"))
+    );
     feed.stop();
     let deadline = Instant::now() + Duration::from_secs(5);
     while feed.status().state != SourceState::Stopped {

@@ -120,7 +120,13 @@ pub struct Settings {
     )]
     pub hub_public_keys: Option<Vec<String>>,
     /// An edge's camera: `v4l2:/dev/video0`, `http://…/stream.mjpg` or `replay:DIR[@FPS]`; repeat for more (replaces `[[camera]]` in the config file).
-    #[arg(long = "camera", env = "FACEREC_CAMERAS", global = true, value_delimiter = ',', value_name = "SPEC")]
+    #[arg(
+        long = "camera",
+        env = "FACEREC_CAMERAS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "SPEC"
+    )]
     pub cameras: Option<Vec<String>>,
     /// Log format on stderr.
     #[arg(long, env = "FACEREC_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -339,6 +345,21 @@ pub enum BenchCommand {
         /// People (5 descriptors each) in the delta sent afterwards.
         #[arg(long, default_value_t = 100)]
         delta_people: usize,
+    },
+    /// The live pipeline on replayed frames (fps, CPU, frame-to-event latency) and /api/recognize on a 2 MP photo, alone and with 16 clients.
+    Live {
+        /// Seconds per pipeline configuration (0 skips the pipeline rows).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Descriptors in the camera's domain.
+        #[arg(long, default_value_t = 7_500)]
+        gallery: usize,
+        /// Descriptors in the domain /api/recognize searches.
+        #[arg(long, default_value_t = 75_000)]
+        recognize_gallery: usize,
+        /// Requests per /api/recognize row.
+        #[arg(long, default_value_t = 64)]
+        requests: usize,
     },
     /// Search-index build time, memory, latency and recall@1 against brute force, on synthetic descriptors.
     Index {

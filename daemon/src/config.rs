@@ -156,7 +156,8 @@ impl Config {
             None => file.camera,
         };
         for c in &cameras {
-            c.validate().map_err(|e| anyhow::anyhow!("[[camera]]: {e}"))?;
+            c.validate()
+                .map_err(|e| anyhow::anyhow!("[[camera]]: {e}"))?;
         }
         Ok(Self {
             cameras,

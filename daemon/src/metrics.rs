@@ -58,12 +58,16 @@ impl LiveMetrics {
     fn new(registry: &Registry) -> Self {
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("registered once");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
             c
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGaugeVec::new(Opts::new(name, help), &["camera"]).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("registered once");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("registered once");
             g
         };
         let histogram = |name: &str, help: &str, labels: &[&str]| {
@@ -72,7 +76,9 @@ impl LiveMetrics {
                 labels,
             )
             .expect("valid metric");
-            registry.register(Box::new(h.clone())).expect("registered once");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("registered once");
             h
         };
         let fps = GaugeVec::new(
@@ -80,7 +86,9 @@ impl LiveMetrics {
             &["camera"],
         )
         .expect("valid metric");
-        registry.register(Box::new(fps.clone())).expect("registered once");
+        registry
+            .register(Box::new(fps.clone()))
+            .expect("registered once");
         Self {
             frames: counter("live_frames_total", "Frames analysed", &["camera"]),
             dropped: counter(
@@ -98,7 +106,11 @@ impl LiveMetrics {
                 "Frame capture to event emission",
                 &["camera"],
             ),
-            events: counter("live_events_total", "Recognition events", &["camera", "type"]),
+            events: counter(
+                "live_events_total",
+                "Recognition events",
+                &["camera", "type"],
+            ),
             events_dropped: counter(
                 "live_events_dropped_total",
                 "Events a reader missed because it fell behind",
@@ -120,7 +132,9 @@ impl LiveMetrics {
         for (id, s) in cameras {
             let up = s.state == facerec_camera::SourceState::Running;
             self.source_up.with_label_values(&[id]).set(up as i64);
-            self.source_restarts.with_label_values(&[id]).set(s.restarts as i64);
+            self.source_restarts
+                .with_label_values(&[id])
+                .set(s.restarts as i64);
             self.source_corrupt_frames
                 .with_label_values(&[id])
                 .set(s.corrupt_frames as i64);

@@ -36,6 +36,9 @@ pub struct RunningServer {
 impl RunningServer {
     /// Stops accepting, finishes in-flight requests, and closes storage.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(live) = &self.live {
+            live.cameras.iter().for_each(|c| c.stop());
+        }
         let _ = self.shutdown.send(());
         self.task
             .await
@@ -169,7 +172,12 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 facerec_vision::FaceEngine::load(&facerec_vision::ModelFiles::new(models))
             })
             .await?
-            .with_context(|| format!("cannot load the face models from {}", config.models_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot load the face models from {}",
+                    config.models_dir.display()
+                )
+            })?;
             let _ = engine.set(face_engine.clone());
             let started = crate::live::start(
                 &config.cameras,

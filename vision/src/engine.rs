@@ -45,6 +45,67 @@ impl FaceEngine {
         self.embedder.embed(&align_face(image, face))
     }
 
+    /// Detects on a copy of `image` shrunk to at most `max_side` pixels on
+    /// its longer side (the detector's cost grows with pixels, and faces
+    /// big enough to recognise survive the shrink), with boxes and
+    /// landmarks mapped back to `image`'s pixels. `config.min_face` stays
+    /// in `image`'s pixels (but never below what the shrunk copy can find).
+    pub fn detect_within(
+        &self,
+        image: &RgbImage,
+        config: &DetectorConfig,
+        max_side: u32,
+    ) -> VisionResult<Vec<Face>> {
+        let longest = image.width().max(image.height());
+        if max_side == 0 || longest <= max_side {
+            return self.detect(image, config);
+        }
+        let scale = max_side as f32 / longest as f32;
+        let small = image::imageops::thumbnail(
+            image,
+            ((image.width() as f32 * scale).round() as u32).max(1),
+            ((image.height() as f32 * scale).round() as u32).max(1),
+        );
+        let (sx, sy) = (
+            image.width() as f32 / small.width() as f32,
+            image.height() as f32 / small.height() as f32,
+        );
+        let small_config = DetectorConfig {
+            min_face: (config.min_face * scale).max(12.0),
+            ..*config
+        };
+        let mut faces = self.detect(&small, &small_config)?;
+        for f in &mut faces {
+            f.bbox.x1 *= sx;
+            f.bbox.x2 *= sx;
+            f.bbox.y1 *= sy;
+            f.bbox.y2 *= sy;
+            for p in &mut f.landmarks {
+                p[0] *= sx;
+                p[1] *= sy;
+            }
+        }
+        Ok(faces)
+    }
+
+    /// [`Self::detect_within`], then embeds each face from the full image.
+    pub fn analyze_within(
+        &self,
+        image: &RgbImage,
+        config: &DetectorConfig,
+        max_side: u32,
+    ) -> VisionResult<Vec<AnalyzedFace>> {
+        self.detect_within(image, config, max_side)?
+            .into_iter()
+            .map(|face| {
+                Ok(AnalyzedFace {
+                    descriptor: self.embed_face(image, &face)?,
+                    face,
+                })
+            })
+            .collect()
+    }
+
     /// Detects every face and embeds each one.
     pub fn analyze(
         &self,

@@ -185,3 +185,39 @@ fn insert_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
     out.extend_from_slice(&jpeg[2..]);
     out
 }
+
+#[test]
+fn detecting_on_a_shrunk_copy_maps_faces_back_to_the_full_photo() {
+    // A 2-megapixel photo: a bundled sample enlarged 3×.
+    let small = load(&samples().join("img61.jpg"));
+    let big = image::imageops::resize(
+        &small,
+        small.width() * 3,
+        small.height() * 3,
+        image::imageops::FilterType::Triangle,
+    );
+    let config = DetectorConfig::default();
+    let largest = |mut faces: Vec<AnalyzedFace>| {
+        faces.sort_by(|a, b| b.face.bbox.area().total_cmp(&a.face.bbox.area()));
+        faces.remove(0)
+    };
+    let a = &largest(engine().analyze(&big, &config).unwrap());
+    let b = &largest(engine().analyze_within(&big, &config, 800).unwrap());
+    assert!(
+        a.face.bbox.iou(&b.face.bbox) > 0.8,
+        "{:?} vs {:?}",
+        a.face.bbox,
+        b.face.bbox
+    );
+    for (p, q) in a.face.landmarks.iter().zip(b.face.landmarks) {
+        let d = ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2)).sqrt();
+        assert!(d < 0.05 * a.face.bbox.width(), "landmark moved {d:.1} px");
+    }
+    // The descriptor is cut from the full photo: the same person.
+    assert!(a.descriptor.distance(&b.descriptor) < 0.2);
+    // A photo already small enough is detected as it is.
+    assert_eq!(
+        engine().detect_within(&small, &config, 4000).unwrap(),
+        engine().detect(&small, &config).unwrap()
+    );
+}

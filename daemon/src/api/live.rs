@@ -54,7 +54,11 @@ fn live(state: &AppState) -> Result<&Live, ApiError> {
 
 /// The camera `id` if the token may see its domain (404 otherwise, so a
 /// client cannot learn other clients' cameras).
-fn camera<'a>(state: &'a AppState, client: &Client, id: &str) -> Result<&'a Arc<CameraRuntime>, ApiError> {
+fn camera<'a>(
+    state: &'a AppState,
+    client: &Client,
+    id: &str,
+) -> Result<&'a Arc<CameraRuntime>, ApiError> {
     live(state)?
         .camera(id)
         .filter(|c| client.may_access(&c.domain))
@@ -128,7 +132,12 @@ pub async fn camera_frame(
         .expect("view lock")
         .frame
         .clone()
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no frame from this camera yet"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no frame from this camera yet",
+            )
+        })?;
     let jpeg = tokio::task::spawn_blocking(move || {
         let mut out = std::io::Cursor::new(Vec::new());
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
@@ -179,7 +188,11 @@ pub async fn events(
         .map(|c| c.id.clone())
         .collect();
     let receiver = live.bus.subscribe();
-    let dropped = state.metrics.live.events_dropped.with_label_values(&["sse"]);
+    let dropped = state
+        .metrics
+        .live
+        .events_dropped
+        .with_label_values(&["sse"]);
     let stream = futures_util::stream::unfold(receiver, move |mut rx| {
         let visible = visible.clone();
         let dropped = dropped.clone();
@@ -188,13 +201,18 @@ pub async fn events(
                 match rx.recv().await {
                     Ok(e) if visible.contains(&e.camera) => {
                         let data = serde_json::to_string(&*e).expect("events serialise");
-                        let msg = Event::default().event(e.kind.as_str()).id(e.event_id.clone()).data(data);
+                        let msg = Event::default()
+                            .event(e.kind.as_str())
+                            .id(e.event_id.clone())
+                            .data(data);
                         return Some((Ok(msg), rx));
                     }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(n)) => {
                         dropped.inc_by(n);
-                        let msg = Event::default().event("lagged").data(format!("{{\"missed\":{n}}}"));
+                        let msg = Event::default()
+                            .event("lagged")
+                            .data(format!("{{\"missed\":{n}}}"));
                         return Some((Ok(msg), rx));
                     }
                     Err(RecvError::Closed) => return None,

@@ -9,11 +9,29 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use facerec_storage::DomainCode;
 use facerec_vision::{DecodeLimits, DetectorConfig, decode_image};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Problem};
 use crate::auth::Client;
+
+/// Photos are searched for faces at this size at most (longer side); faces
+/// are then cut from the full-resolution photo. A face under ~2.5% of the
+/// longer side is too small to recognise well anyway.
+pub const DETECT_MAX_SIDE: u32 = 800;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecognizeQuery {
+    /// Smallest face to look for, in pixels (the side of its box), 20–2000.
+    /// Default: 5% of the photo's longer side, at least 40 — detection
+    /// time grows with the square of (photo size ÷ smallest face).
+    pub min_face: Option<f32>,
+}
+
+/// The default smallest face for a photo whose longer side is `longest`.
+pub fn default_min_face(longest: u32) -> f32 {
+    (longest as f32 / 20.0).max(40.0)
+}
 
 /// An upload is one photo: the hub's per-photo limit.
 pub const RECOGNIZE_BODY_LIMIT: usize = crate::hub::acquire::MAX_IMAGE_BYTES as usize;
@@ -119,6 +137,7 @@ async fn image_bytes(state: &AppState, request: Request) -> Result<Bytes, ApiErr
 /// and 40 megapixels) against the caller's domain and its inherited
 /// datasets. Runs on an edge.
 #[utoipa::path(post, path = "/api/recognize", tag = "recognition", security(("bearer" = [])),
+    params(RecognizeQuery),
     request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The image's bytes"),
     responses(
         (status = 200, body = RecognizeResult),
@@ -130,11 +149,12 @@ async fn image_bytes(state: &AppState, request: Request) -> Result<Bytes, ApiErr
 pub async fn recognize(
     State(state): State<AppState>,
     client: Client,
+    super::extract::ApiQuery(query): super::extract::ApiQuery<RecognizeQuery>,
     request: Request,
 ) -> Result<Json<RecognizeResult>, ApiError> {
     let started = std::time::Instant::now();
     let metrics = state.metrics.clone();
-    let result = run(state, client, request).await;
+    let result = run(state, client, query, request).await;
     match &result {
         Ok(r) => {
             metrics
@@ -160,8 +180,16 @@ pub async fn recognize(
 async fn run(
     state: AppState,
     client: Client,
+    query: RecognizeQuery,
     request: Request,
 ) -> Result<RecognizeResult, ApiError> {
+    if let Some(m) = query.min_face
+        && !(20.0..=2000.0).contains(&m)
+    {
+        return Err(ApiError::unprocessable(format!(
+            "min_face {m} is outside 20–2000 pixels"
+        )));
+    }
     let domain = caller_domain(&state, &client)?;
     let body = image_bytes(&state, request).await?;
     let index = state.index.clone().ok_or_else(|| {
@@ -185,8 +213,14 @@ async fn run(
             .map_err(|e| ApiError::unprocessable(format!("the body is not a usable image: {e}")))?;
         let engine = super::face_engine(&engine, &models)
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+        let detector = DetectorConfig {
+            min_face: query
+                .min_face
+                .unwrap_or_else(|| default_min_face(image.width().max(image.height()))),
+            ..DetectorConfig::default()
+        };
         let faces = engine
-            .analyze(&image, &DetectorConfig::default())
+            .analyze_within(&image, &detector, DETECT_MAX_SIDE)
             .map_err(|e| ApiError::internal(format!("face analysis failed: {e}")))?;
         let mut out = RecognizeResult {
             domain: domain.to_string(),

@@ -45,6 +45,9 @@ pub struct LiveSettings {
     pub lost_after_ms: u64,
     /// Boxes overlapping this much (IoU) are the same track.
     pub iou_match: f32,
+    /// A face that left less than this long ago and comes back keeps its
+    /// track (no new appearance event); 0 turns re-identification off.
+    pub reid_window_ms: u64,
 }
 
 impl Default for LiveSettings {
@@ -59,6 +62,7 @@ impl Default for LiveSettings {
             samples: tracker.samples,
             lost_after_ms: tracker.lost_after.as_millis() as u64,
             iou_match: tracker.iou_match,
+            reid_window_ms: tracker.reid_window.as_millis() as u64,
         }
     }
 }
@@ -77,6 +81,7 @@ impl LiveSettings {
             iou_match: self.iou_match,
             lost_after: Duration::from_millis(self.lost_after_ms),
             samples: self.samples,
+            reid_window: Duration::from_millis(self.reid_window_ms),
             ..TrackerConfig::default()
         }
     }
@@ -124,7 +129,10 @@ impl CameraConfig {
                 "match_threshold must be in (0, {MATCH_THRESHOLD}]: a camera may be stricter than the index, not looser"
             ));
         }
-        if s.detector_thresholds.iter().any(|t| !(0.0..1.0).contains(t)) {
+        if s.detector_thresholds
+            .iter()
+            .any(|t| !(0.0..1.0).contains(t))
+        {
             return bad("detector_thresholds must be in [0, 1)");
         }
         if s.samples == 0 || s.samples > 50 {
@@ -154,7 +162,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.settings.detect_every, 3);
         assert_eq!(c.settings.min_face, 40.0);
-        assert!(matches!(c.source, SourceSpec::V4l2 { fps: 30, width: 640, .. }));
+        assert!(matches!(
+            c.source,
+            SourceSpec::V4l2 {
+                fps: 30,
+                width: 640,
+                ..
+            }
+        ));
         c.validate().unwrap();
     }
 
@@ -167,9 +182,15 @@ mod tests {
         c.validate().unwrap();
         c.id = "../etc".into();
         assert!(c.validate().unwrap_err().contains("a–z"));
-        assert!(CameraConfig::from_short(1, "rtsp://cam").unwrap_err().contains("v4l2:"));
-        let err = toml::from_str::<CameraConfig>("id = \"a\"\nsource = { kind = \"replay\", path = \"x\", fsp = 3 }")
-            .unwrap_err();
+        assert!(
+            CameraConfig::from_short(1, "rtsp://cam")
+                .unwrap_err()
+                .contains("v4l2:")
+        );
+        let err = toml::from_str::<CameraConfig>(
+            "id = \"a\"\nsource = { kind = \"replay\", path = \"x\", fsp = 3 }",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("fsp"), "{err}");
     }
 }

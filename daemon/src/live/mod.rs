@@ -59,17 +59,25 @@ pub fn start(
             bail!("two cameras are named `{}`", camera.id);
         }
         let domain = match &camera.domain {
-            Some(d) => DomainCode::parse(d)
-                .map_err(|e| anyhow::anyhow!("camera `{}`: {e}", camera.id))?,
+            Some(d) => {
+                DomainCode::parse(d).map_err(|e| anyhow::anyhow!("camera `{}`: {e}", camera.id))?
+            }
             None => primary.cloned().ok_or_else(|| {
-                anyhow::anyhow!("camera `{}` names no domain and the node has none", camera.id)
+                anyhow::anyhow!(
+                    "camera `{}` names no domain and the node has none",
+                    camera.id
+                )
             })?,
         };
         if !deps.index.served().any(|d| *d == domain) {
             bail!(
                 "camera `{}` recognises in `{domain}`, which this edge does not serve (it serves {})",
                 camera.id,
-                deps.index.served().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+                deps.index
+                    .served()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         planned.push((camera, domain));

@@ -50,6 +50,7 @@ pub struct CameraRuntime {
     pub source: Arc<Mutex<SourceStatus>>,
     pub view: RwLock<LiveView>,
     pub stats: Mutex<CameraStats>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -64,6 +65,11 @@ pub struct CameraStats {
 impl CameraRuntime {
     pub fn source_status(&self) -> SourceStatus {
         self.source.lock().expect("status lock").clone()
+    }
+
+    /// Stops the analysis loop and the camera's source.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
     }
 }
 
@@ -80,11 +86,8 @@ pub struct LiveDeps {
 
 /// Starts the camera's source and its analysis loop.
 pub fn start(camera: &CameraConfig, domain: DomainCode, deps: LiveDeps) -> Arc<CameraRuntime> {
-    let feed = facerec_camera::supervisor::spawn(
-        &camera.id,
-        camera.source.clone(),
-        Default::default(),
-    );
+    let feed =
+        facerec_camera::supervisor::spawn(&camera.id, camera.source.clone(), Default::default());
     start_with_feed(camera, domain, deps, feed)
 }
 
@@ -95,12 +98,14 @@ pub fn start_with_feed(
     deps: LiveDeps,
     feed: FrameFeed,
 ) -> Arc<CameraRuntime> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let runtime = Arc::new(CameraRuntime {
         id: camera.id.clone(),
         domain: domain.clone(),
         source: feed.status.clone(),
         view: RwLock::new(LiveView::default()),
         stats: Mutex::new(CameraStats::default()),
+        stop,
     });
     let analysis = Analysis {
         camera: camera.id.clone(),
@@ -112,11 +117,16 @@ pub fn start_with_feed(
         people: HashMap::new(),
         deps,
     };
-    tokio::spawn(run(runtime.clone(), feed, analysis));
+    tokio::spawn(run(runtime.clone(), feed, analysis, stopped));
     runtime
 }
 
-async fn run(runtime: Arc<CameraRuntime>, feed: FrameFeed, mut analysis: Analysis) {
+async fn run(
+    runtime: Arc<CameraRuntime>,
+    feed: FrameFeed,
+    mut analysis: Analysis,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
     let mut frames = feed.frames.clone();
     let metrics = analysis.deps.metrics.clone();
     let camera = runtime.id.clone();
@@ -125,8 +135,9 @@ async fn run(runtime: Arc<CameraRuntime>, feed: FrameFeed, mut analysis: Analysi
     let mut fps = 0.0f64;
     loop {
         // The source thread ending (a finished replay) closes the channel.
-        if frames.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = frames.changed() => if changed.is_err() { break },
+            _ = stopped.wait_for(|s| *s) => break,
         }
         let Some(frame) = frames.borrow_and_update().clone() else {
             continue;
@@ -157,14 +168,20 @@ async fn run(runtime: Arc<CameraRuntime>, feed: FrameFeed, mut analysis: Analysi
         let now = Instant::now();
         if let Some(prev) = last_done {
             let instant = 1.0 / now.duration_since(prev).as_secs_f64().max(1e-6);
-            fps = if fps == 0.0 { instant } else { 0.9 * fps + 0.1 * instant };
+            fps = if fps == 0.0 {
+                instant
+            } else {
+                0.9 * fps + 0.1 * instant
+            };
         }
         last_done = Some(now);
         let m = &metrics.live;
         m.frames.with_label_values(&[&camera]).inc();
         m.dropped.with_label_values(&[&camera]).inc_by(skipped);
         m.fps.with_label_values(&[&camera]).set(fps);
-        m.tracks.with_label_values(&[&camera]).set(tracks.len() as i64);
+        m.tracks
+            .with_label_values(&[&camera])
+            .set(tracks.len() as i64);
         m.stage_seconds
             .with_label_values(&[&camera, "frame"])
             .observe(started.elapsed().as_secs_f64());
@@ -215,27 +232,75 @@ impl Analysis {
         if detect_now {
             let now = frame.captured;
             let t = Instant::now();
-            let faces: Vec<Face> = self.deps.engine.detect(&frame.image, &self.settings.detector())?;
+            let faces: Vec<Face> = self
+                .deps
+                .engine
+                .detect(&frame.image, &self.settings.detector())?;
             self.observe("detect", t);
             for gone in self.tracker.update(faces, now) {
                 self.emit(EventKind::TrackLost, &gone, frame, None);
             }
-            for id in self.tracker.due_for_embedding(now, self.settings.embed_interval()) {
-                self.sample(id, frame)?;
+            let due: Vec<(u64, Face)> = self
+                .tracker
+                .due_for_embedding(now, self.settings.embed_interval())
+                .into_iter()
+                .filter_map(|id| Some((id, self.tracker.get(id)?.face.clone())))
+                .collect();
+            let t = Instant::now();
+            let descriptors = self.embed_all(&frame.image, &due)?;
+            if !due.is_empty() {
+                self.observe("embed", t);
+            }
+            for ((id, face), descriptor) in due.into_iter().zip(descriptors) {
+                self.sample(id, face, descriptor, frame)?;
             }
         }
-        Ok(self.tracker.tracks().iter().map(|t| self.view_of(t)).collect())
+        Ok(self
+            .tracker
+            .tracks()
+            .iter()
+            .map(|t| self.view_of(t))
+            .collect())
     }
 
-    fn sample(&mut self, id: u64, frame: &Frame) -> anyhow::Result<()> {
-        let Some(face) = self.tracker.get(id).map(|t| t.face.clone()) else {
-            return Ok(());
+    /// Embeds the faces, on two threads when there are several: faces that
+    /// appear together (a group walking in) are announced sooner.
+    fn embed_all(
+        &self,
+        image: &facerec_vision::RgbImage,
+        due: &[(u64, Face)],
+    ) -> anyhow::Result<Vec<facerec_vision::Descriptor>> {
+        let engine = &self.deps.engine;
+        let embed = |part: &[(u64, Face)]| -> anyhow::Result<Vec<_>> {
+            part.iter()
+                .map(|(_, f)| Ok(engine.embed_face(image, f)?))
+                .collect()
         };
+        if due.len() < 2 {
+            return embed(due);
+        }
+        let (first, second) = due.split_at(due.len() / 2);
+        let (a, b) = std::thread::scope(|s| {
+            let other = s.spawn(|| embed(second));
+            (embed(first), other.join().expect("embedding thread"))
+        });
+        let mut all = a?;
+        all.extend(b?);
+        Ok(all)
+    }
+
+    fn sample(
+        &mut self,
+        id: u64,
+        face: Face,
+        descriptor: facerec_vision::Descriptor,
+        frame: &Frame,
+    ) -> anyhow::Result<()> {
         let t = Instant::now();
-        let descriptor = self.deps.engine.embed_face(&frame.image, &face)?;
-        self.observe("embed", t);
-        let t = Instant::now();
-        let outcome = self.deps.index.search(&self.domain, descriptor.as_slice())?;
+        let outcome = self
+            .deps
+            .index
+            .search(&self.domain, descriptor.as_slice())?;
         self.observe("search", t);
         let sample = match outcome.best {
             Some(m) if m.distance <= self.settings.match_threshold => Sample {
@@ -252,7 +317,10 @@ impl Analysis {
                 confidence: 0.0,
             },
         };
-        match self.tracker.add_sample(id, descriptor.0, sample, frame.captured) {
+        match self
+            .tracker
+            .add_sample(id, descriptor.0, sample, frame.captured)
+        {
             SampleOutcome::Appeared(_) => {
                 let track = self.current(&face);
                 self.emit(EventKind::TrackAppeared, &track, frame, None);
@@ -319,7 +387,12 @@ impl Analysis {
         };
         TrackView {
             track_id: t.id,
-            bbox: EventBox { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+            bbox: EventBox {
+                x1: b.x1,
+                y1: b.y1,
+                x2: b.x2,
+                y2: b.y2,
+            },
             status,
             person,
             matched_domain,
@@ -327,7 +400,13 @@ impl Analysis {
         }
     }
 
-    fn emit(&mut self, kind: EventKind, track: &Track, frame: &Frame, previous: Option<EventPerson>) {
+    fn emit(
+        &mut self,
+        kind: EventKind,
+        track: &Track,
+        frame: &Frame,
+        previous: Option<EventPerson>,
+    ) {
         let Some(decision) = track.identity.clone() else {
             return;
         };
@@ -346,7 +425,11 @@ impl Analysis {
             device_id: self.deps.device_id.clone(),
             camera: self.camera.clone(),
             track_id: track.id,
-            status: if person.is_some() { "recognized" } else { "unknown" },
+            status: if person.is_some() {
+                "recognized"
+            } else {
+                "unknown"
+            },
             person,
             matched_domain,
             domain: self.domain.to_string(),
@@ -355,14 +438,21 @@ impl Analysis {
             votes: decision.votes,
             samples: decision.of,
             previous,
-            bbox: EventBox { x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2 },
+            bbox: EventBox {
+                x1: b.x1,
+                y1: b.y1,
+                x2: b.x2,
+                y2: b.y2,
+            },
             frame_seq: frame.seq,
             captured_at: LiveEvent::captured(frame.captured_at),
             emitted_at: chrono::Utc::now(),
             latency_ms: latency.as_secs_f64() * 1e3,
         };
         let m = &self.deps.metrics.live;
-        m.events.with_label_values(&[&self.camera, kind.as_str()]).inc();
+        m.events
+            .with_label_values(&[&self.camera, kind.as_str()])
+            .inc();
         if kind != EventKind::TrackLost {
             m.event_latency
                 .with_label_values(&[&self.camera])

@@ -90,10 +90,15 @@ pub enum SampleOutcome {
     /// The first decision for a new track: an appearance.
     Appeared(Decision),
     /// The vote moved to another label.
-    Changed { from: Decision, to: Decision },
+    Changed {
+        from: Decision,
+        to: Decision,
+    },
     /// The track turned out to be one that had just left (same face); it
     /// took that track's id and identity back.
-    Returned { id: u64 },
+    Returned {
+        id: u64,
+    },
     Unchanged,
 }
 
@@ -170,12 +175,14 @@ impl Tracker {
             .partition(|t| now.duration_since(t.last_seen) > lost_after);
         self.active = kept;
         let window = self.config.reid_window;
-        self.left.retain(|(_, at)| now.duration_since(*at) <= window);
+        self.left
+            .retain(|(_, at)| now.duration_since(*at) <= window);
         // Only tracks that were decided are worth announcing as gone or
         // bringing back.
         let announced: Vec<Track> = gone.into_iter().filter(|t| t.identity.is_some()).collect();
-        self.left
-            .extend(announced.iter().map(|t| (t.clone(), now)));
+        if !window.is_zero() {
+            self.left.extend(announced.iter().map(|t| (t.clone(), now)));
+        }
         announced
     }
 
@@ -185,13 +192,22 @@ impl Tracker {
         self.active
             .iter()
             .filter(|t| t.last_seen == now)
-            .filter(|t| t.last_embedded.is_none_or(|at| now.duration_since(at) >= interval))
+            .filter(|t| {
+                t.last_embedded
+                    .is_none_or(|at| now.duration_since(at) >= interval)
+            })
             .map(|t| t.id)
             .collect()
     }
 
     /// Records one embedding of track `id` and what the index made of it.
-    pub fn add_sample(&mut self, id: u64, descriptor: Vec<f32>, sample: Sample, now: Instant) -> SampleOutcome {
+    pub fn add_sample(
+        &mut self,
+        id: u64,
+        descriptor: Vec<f32>,
+        sample: Sample,
+        now: Instant,
+    ) -> SampleOutcome {
         let Some(pos) = self.active.iter().position(|t| t.id == id) else {
             return SampleOutcome::Unchanged;
         };
@@ -252,7 +268,10 @@ pub fn vote(samples: &VecDeque<Sample>) -> Decision {
         }
     }
     let mean_distance = |v: &[&Sample]| {
-        v.iter().map(|s| s.distance.unwrap_or(f32::MAX)).sum::<f32>() / v.len() as f32
+        v.iter()
+            .map(|s| s.distance.unwrap_or(f32::MAX))
+            .sum::<f32>()
+            / v.len() as f32
     };
     let (label, voters) = tally
         .into_iter()
@@ -280,7 +299,12 @@ mod tests {
 
     fn face(x: f32, y: f32) -> Face {
         Face {
-            bbox: BBox { x1: x, y1: y, x2: x + 80.0, y2: y + 100.0 },
+            bbox: BBox {
+                x1: x,
+                y1: y,
+                x2: x + 80.0,
+                y2: y + 100.0,
+            },
             score: 0.99,
             landmarks: [[0.0; 2]; 5],
         }
@@ -288,14 +312,21 @@ mod tests {
 
     fn known(person: &str, distance: f32) -> Sample {
         Sample {
-            label: Label::Known { domain: "serbia".into(), person: person.into() },
+            label: Label::Known {
+                domain: "serbia".into(),
+                person: person.into(),
+            },
             distance: Some(distance),
             confidence: 0.9,
         }
     }
 
     fn unknown() -> Sample {
-        Sample { label: Label::Unknown, distance: Some(0.8), confidence: 0.1 }
+        Sample {
+            label: Label::Unknown,
+            distance: Some(0.8),
+            confidence: 0.1,
+        }
     }
 
     fn frames(start: Instant, n: u64, fps: u64) -> impl Iterator<Item = Instant> {
@@ -324,7 +355,11 @@ mod tests {
         tracker.add_sample(id, vec![0.0; 128], known("ana", 0.3), t0);
         // Three frames without the face (detector missed it), then back.
         for k in 1..4 {
-            assert!(tracker.update(vec![], t0 + Duration::from_millis(33 * k)).is_empty());
+            assert!(
+                tracker
+                    .update(vec![], t0 + Duration::from_millis(33 * k))
+                    .is_empty()
+            );
         }
         tracker.update(vec![face(104.0, 101.0)], t0 + Duration::from_millis(133));
         assert_eq!(tracker.tracks()[0].id, id);
@@ -340,20 +375,39 @@ mod tests {
         let t0 = Instant::now();
         tracker.update(vec![face(10.0, 10.0)], t0);
         let mut outcomes = vec![];
-        for (k, s) in [known("ana", 0.4), unknown(), known("ana", 0.35), known("ivan", 0.5), known("ivan", 0.45), known("ivan", 0.3), known("ivan", 0.3)]
-            .into_iter()
-            .enumerate()
+        for (k, s) in [
+            known("ana", 0.4),
+            unknown(),
+            known("ana", 0.35),
+            known("ivan", 0.5),
+            known("ivan", 0.45),
+            known("ivan", 0.3),
+            known("ivan", 0.3),
+        ]
+        .into_iter()
+        .enumerate()
         {
             let now = t0 + Duration::from_secs(k as u64);
             tracker.update(vec![face(10.0, 10.0)], now);
             outcomes.push(tracker.add_sample(1, vec![k as f32; 128], s, now));
         }
-        let ana = Label::Known { domain: "serbia".into(), person: "ana".into() };
-        let ivan = Label::Known { domain: "serbia".into(), person: "ivan".into() };
+        let ana = Label::Known {
+            domain: "serbia".into(),
+            person: "ana".into(),
+        };
+        let ivan = Label::Known {
+            domain: "serbia".into(),
+            person: "ivan".into(),
+        };
         assert!(matches!(&outcomes[0], SampleOutcome::Appeared(d) if d.label == ana));
         // ana 2 : unknown 1 : ivan 1 → ana; then ana 2 : ivan 2, a tie that
         // ana wins by mean distance (0.375 against 0.475).
-        assert!(outcomes[1..5].iter().all(|o| *o == SampleOutcome::Unchanged), "{outcomes:?}");
+        assert!(
+            outcomes[1..5]
+                .iter()
+                .all(|o| *o == SampleOutcome::Unchanged),
+            "{outcomes:?}"
+        );
         // Last five: unknown, ana, ivan, ivan, ivan → ivan.
         match &outcomes[5] {
             SampleOutcome::Changed { from, to } => {
@@ -374,7 +428,12 @@ mod tests {
         let ana = vec![0.1f32; 128];
         tracker.update(vec![face(100.0, 100.0)], t0);
         tracker.add_sample(1, ana.clone(), known("ana", 0.3), t0);
-        assert_eq!(tracker.update(vec![], t0 + Duration::from_millis(1500)).len(), 1);
+        assert_eq!(
+            tracker
+                .update(vec![], t0 + Duration::from_millis(1500))
+                .len(),
+            1
+        );
         // Back elsewhere in the frame (no overlap) two seconds later.
         let back = t0 + Duration::from_millis(2500);
         tracker.update(vec![face(400.0, 300.0)], back);
@@ -382,7 +441,10 @@ mod tests {
         assert_ne!(new_id, 1);
         let mut close = ana.clone();
         close[0] += 0.2;
-        assert_eq!(tracker.add_sample(new_id, close, known("ana", 0.3), back), SampleOutcome::Returned { id: 1 });
+        assert_eq!(
+            tracker.add_sample(new_id, close, known("ana", 0.3), back),
+            SampleOutcome::Returned { id: 1 }
+        );
         assert_eq!(tracker.tracks()[0].id, 1);
         // A different face in the same situation is a new track.
         tracker.update(vec![], back + Duration::from_millis(1100));
@@ -399,15 +461,25 @@ mod tests {
         let mut tracker = Tracker::new(TrackerConfig::default());
         let t0 = Instant::now();
         tracker.update(vec![face(0.0, 0.0), face(300.0, 0.0)], t0);
-        assert_eq!(tracker.due_for_embedding(t0, Duration::from_secs(1)), vec![1, 2]);
+        assert_eq!(
+            tracker.due_for_embedding(t0, Duration::from_secs(1)),
+            vec![1, 2]
+        );
         tracker.add_sample(1, vec![0.0; 128], unknown(), t0);
         tracker.add_sample(2, vec![1.0; 128], unknown(), t0);
         let t1 = t0 + Duration::from_millis(500);
         tracker.update(vec![face(0.0, 0.0), face(300.0, 0.0)], t1);
-        assert!(tracker.due_for_embedding(t1, Duration::from_secs(1)).is_empty());
+        assert!(
+            tracker
+                .due_for_embedding(t1, Duration::from_secs(1))
+                .is_empty()
+        );
         let t2 = t0 + Duration::from_millis(1100);
         tracker.update(vec![face(0.0, 0.0)], t2);
         // Track 2 was not seen in this frame: its face is not here to embed.
-        assert_eq!(tracker.due_for_embedding(t2, Duration::from_secs(1)), vec![1]);
+        assert_eq!(
+            tracker.due_for_embedding(t2, Duration::from_secs(1)),
+            vec![1]
+        );
     }
 }

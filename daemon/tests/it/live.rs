@@ -30,7 +30,11 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn photo(name: &str) -> RgbImage {
-    decode_image(&std::fs::read(sample(name)).unwrap(), &DecodeLimits::default()).unwrap()
+    decode_image(
+        &std::fs::read(sample(name)).unwrap(),
+        &DecodeLimits::default(),
+    )
+    .unwrap()
 }
 
 /// A 640×480 camera frame showing `photo` (scaled to fit), shifted right by
@@ -98,7 +102,11 @@ fn enrol(store: &Store, index: &facerec_index::IndexSet) {
             content_hash: "00".into(),
         },
         added: vec![
-            person("person_05", "Person Five", &["img16.jpg", "img17.jpg", "img62.jpg"]),
+            person(
+                "person_05",
+                "Person Five",
+                &["img16.jpg", "img17.jpg", "img62.jpg"],
+            ),
             person("person_03", "Person Three", &["img50.jpg"]),
         ],
         removed: vec![],
@@ -107,13 +115,18 @@ fn enrol(store: &Store, index: &facerec_index::IndexSet) {
 }
 
 /// Reads SSE messages (`event:` and `data:` lines) until `until` holds.
-async fn read_sse(resp: reqwest::Response, within: Duration, until: impl Fn(&[(String, Value)]) -> bool) -> Vec<(String, Value)> {
+async fn read_sse(
+    resp: reqwest::Response,
+    within: Duration,
+    until: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
     let mut resp = resp;
     let mut buf = String::new();
     let mut out = Vec::new();
     let deadline = Instant::now() + within;
     while !until(&out) && Instant::now() < deadline {
-        let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(1), resp.chunk()).await else {
+        let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_secs(1), resp.chunk()).await
+        else {
             continue;
         };
         buf.push_str(&String::from_utf8_lossy(&chunk));
@@ -200,7 +213,9 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     config.mqtt_overrides.broker = Some(broker.url());
     config.mqtt_overrides.device_id = Some("edge-door".into());
     config.mqtt_overrides.hub_public_keys = Some(vec![hex::encode(
-        ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes(),
+        ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])
+            .verifying_key()
+            .to_bytes(),
     )]);
     let settings = LiveSettings {
         lost_after_ms: 600,
@@ -222,7 +237,10 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         CameraConfig {
             id: "yard".into(),
             source: SourceSpec::MjpegHttp {
-                url: format!("http://127.0.0.1:{}/video", crate::sync_fixtures::free_port()),
+                url: format!(
+                    "http://127.0.0.1:{}/video",
+                    crate::sync_fixtures::free_port()
+                ),
                 timeout_ms: 300,
             },
             domain: None,
@@ -230,7 +248,15 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         },
     ];
     let edge = Node::start(&config, Role::Edge).await;
-    let bus = edge.server.as_ref().unwrap().live.as_ref().unwrap().bus.clone();
+    let bus = edge
+        .server
+        .as_ref()
+        .unwrap()
+        .live
+        .as_ref()
+        .unwrap()
+        .bus
+        .clone();
     let mut on_bus = bus.subscribe();
     let sse = edge
         .req(Method::GET, "/api/events?camera=door", Some(SERBIA))
@@ -238,11 +264,20 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         .await
         .unwrap();
     assert_eq!(sse.status(), 200);
-    assert!(sse.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        sse.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     // Greece's client sees none of Serbia's cameras.
     let resp = edge.get("/api/cameras", GREECE).await;
     assert_eq!(json(resp, 200).await, serde_json::json!([]));
-    let resp = edge.req(Method::GET, "/api/events?camera=door", Some(GREECE)).send().await.unwrap();
+    let resp = edge
+        .req(Method::GET, "/api/events?camera=door", Some(GREECE))
+        .send()
+        .await
+        .unwrap();
     problem(resp, 404).await;
 
     let events = read_sse(sse, Duration::from_secs(90), |e| {
@@ -251,7 +286,15 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     .await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     let shown = appeared(&events);
-    let summary: Vec<String> = events.iter().map(|(k, v)| format!("{k} t{} {} f{}", v["track_id"], v["person"]["id"], v["frame_seq"])).collect();
+    let summary: Vec<String> = events
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} t{} {} f{}",
+                v["track_id"], v["person"]["id"], v["frame_seq"]
+            )
+        })
+        .collect();
     assert_eq!(shown.len(), 3, "one event per appearance: {summary:#?}");
     assert_eq!(shown[0]["status"], "recognized", "{}", shown[0]);
     assert_eq!(shown[0]["person"]["id"], "person_05");
@@ -261,7 +304,10 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     assert_eq!(shown[1]["status"], "unknown", "the stranger: {}", shown[1]);
     assert!(shown[1]["person"].is_null());
     assert_eq!(shown[2]["person"]["id"], "person_03", "{}", shown[2]);
-    let ids: Vec<u64> = shown.iter().map(|e| e["track_id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = shown
+        .iter()
+        .map(|e| e["track_id"].as_u64().unwrap())
+        .collect();
     assert!(ids[0] != ids[1] && ids[1] != ids[2], "{ids:?}");
     // Each person kept one track id while in view: the track that left is
     // the one that appeared, and nothing changed identity.
@@ -287,12 +333,19 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     let mut over_mqtt = vec![];
     let deadline = Instant::now() + Duration::from_secs(10);
     while over_mqtt.len() < events.len() && Instant::now() < deadline {
-        if let Ok(Some(v)) = tokio::time::timeout(Duration::from_millis(200), mqtt_rx.recv()).await {
+        if let Ok(Some(v)) = tokio::time::timeout(Duration::from_millis(200), mqtt_rx.recv()).await
+        {
             over_mqtt.push(v);
         }
     }
-    let mqtt_ids: Vec<&str> = over_mqtt.iter().map(|v| v["event_id"].as_str().unwrap()).collect();
-    let sse_ids: Vec<&str> = events.iter().map(|(_, v)| v["event_id"].as_str().unwrap()).collect();
+    let mqtt_ids: Vec<&str> = over_mqtt
+        .iter()
+        .map(|v| v["event_id"].as_str().unwrap())
+        .collect();
+    let sse_ids: Vec<&str> = events
+        .iter()
+        .map(|(_, v)| v["event_id"].as_str().unwrap())
+        .collect();
     assert_eq!(mqtt_ids, sse_ids);
 
     // The replay ends; the view keeps its last frame with person_03 drawn.
@@ -306,13 +359,22 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(cameras[0]["id"], "door");
-    assert!(cameras[0]["pipeline"]["frames_analysed"].as_u64().unwrap() >= 10, "{cameras}");
+    assert!(
+        cameras[0]["pipeline"]["frames_analysed"].as_u64().unwrap() >= 10,
+        "{cameras}"
+    );
     assert_eq!(cameras[1]["id"], "yard");
     assert_eq!(cameras[1]["source"]["state"], "reconnecting", "{cameras}");
-    assert!(cameras[1]["source"]["errors"]["open"].as_u64().unwrap() >= 1, "{cameras}");
+    assert!(
+        cameras[1]["source"]["errors"]["open"].as_u64().unwrap() >= 1,
+        "{cameras}"
+    );
     let tracks: Value = json(edge.get("/api/cameras/door/tracks", SERBIA).await, 200).await;
     assert_eq!(tracks["width"], 640);
-    assert_eq!(tracks["tracks"][0]["person"]["name"], "Person Three", "{tracks}");
+    assert_eq!(
+        tracks["tracks"][0]["person"]["name"], "Person Three",
+        "{tracks}"
+    );
     let frame = edge.get("/api/cameras/door/frame.jpg", SERBIA).await;
     assert_eq!(frame.status(), 200);
     let jpeg = frame.bytes().await.unwrap();
@@ -345,12 +407,19 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
 async fn check_live_page(edge: &Node) {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
-        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     let Some(chromium) = chromium else {
         if std::env::var_os("FACEREC_REQUIRE_CHROMIUM").is_some() {
             panic!("chromium is not installed and FACEREC_REQUIRE_CHROMIUM is set");
         }
-        eprintln!("chromium is not installed (`apt-get install chromium`): skipping the /live page check");
+        eprintln!(
+            "chromium is not installed (`apt-get install chromium`): skipping the /live page check"
+        );
         return;
     };
     let profile = tempfile::tempdir().unwrap();

@@ -24,14 +24,14 @@ const CENTRE_SIGMA: f32 = 0.9 / 16.0; // distance ≈ σ·√(2·128)
 const SAMPLE_SIGMA: f32 = 0.4 / 16.0;
 const PER_PERSON: usize = 5;
 
-fn gaussian(rng: &mut StdRng) -> f32 {
+pub(super) fn gaussian(rng: &mut StdRng) -> f32 {
     // Box–Muller; one value per call is plenty for a benchmark generator.
     let u: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
     let v: f32 = rng.random();
     (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
 }
 
-fn around(rng: &mut StdRng, centre: &[f32], sigma: f32) -> Vec<f32> {
+pub(super) fn around(rng: &mut StdRng, centre: &[f32], sigma: f32) -> Vec<f32> {
     centre.iter().map(|c| c + sigma * gaussian(rng)).collect()
 }
 

@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod index;
+mod live;
 mod plugins;
 mod sync;
 mod vision;
@@ -32,6 +33,23 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             descriptors,
             delta_people,
         } => sync::run(descriptors, delta_people).await,
+        BenchCommand::Live {
+            seconds,
+            gallery,
+            recognize_gallery,
+            requests,
+        } => {
+            live::run(
+                config,
+                live::Options {
+                    seconds,
+                    gallery,
+                    recognize_gallery,
+                    requests,
+                },
+            )
+            .await
+        }
     }
 }
 

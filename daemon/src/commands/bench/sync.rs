@@ -147,7 +147,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-fn approve_random(
+pub(super) fn approve_random(
     store: &Store,
     domain: &DomainCode,
     prefix: &str,
