@@ -228,7 +228,7 @@ impl Analysis {
     /// Analyses one frame; returns the tracks to draw.
     fn frame(&mut self, frame: &Frame) -> anyhow::Result<Vec<TrackView>> {
         self.frame_no += 1;
-        let detect_now = (self.frame_no - 1) % self.settings.detect_every as u64 == 0;
+        let detect_now = (self.frame_no - 1).is_multiple_of(self.settings.detect_every as u64);
         if detect_now {
             let now = frame.captured;
             let t = Instant::now();

@@ -30,7 +30,9 @@ impl Default for TrackerConfig {
         Self {
             iou_match: 0.3,
             lost_after: Duration::from_millis(1000),
-            reid_distance: 0.45,
+            // Stricter than "same person": a wrong re-identification would
+            // hand one person's track (and identity) to another.
+            reid_distance: 0.75 * facerec_vision::MATCH_THRESHOLD,
             reid_window: Duration::from_secs(3),
             samples: 5,
         }
