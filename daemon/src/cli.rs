@@ -157,6 +157,29 @@ impl Settings {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Move an install with the old hard-coded Serbian paths (`trainingPassSerbia`,
+    /// `storage/name_mapping.json`, `recognized_faces_prod/…`) into the
+    /// per-domain layout of DATA_ROOT and register its domains, people and
+    /// images. Idempotent and resumable; a legacy file is removed only after
+    /// its copy is verified and recorded. Writes a report under DATA_ROOT/migration/.
+    Legacy {
+        /// The legacy install's root (may be DATA_ROOT itself).
+        #[arg(long, value_name = "OLD_ROOT")]
+        from: PathBuf,
+        /// Show what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop after this many files; run again to continue.
+        #[arg(long, value_name = "N")]
+        max_files: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -198,6 +221,9 @@ pub enum Command {
     /// Measure accuracy and speed; prints a table (use a release build).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Bring an older install into this data root.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod hub;
 pub mod live;
 pub mod metrics;
+pub mod migrate;
 pub mod node;
 pub mod server;
 pub mod sync;

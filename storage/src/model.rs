@@ -456,6 +456,8 @@ pub enum ImageSource {
     Serp,
     Upload,
     Plugin,
+    /// Imported from a legacy install by `facerecd migrate legacy`.
+    Legacy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

@@ -5,6 +5,7 @@ mod batch;
 mod bench;
 mod domains;
 pub mod faces;
+mod migrate;
 mod plugins;
 mod token;
 pub mod train;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(cmd) => train::run(&config, cmd),
         Command::Batch(cmd) => batch::run(&config, cmd),
         Command::Plugins(cmd) => plugins::run(&config, cmd),
+        Command::Migrate(cmd) => migrate::run(&config, cmd),
         Command::Broker { listen } => {
             crate::sync::broker::start(listen)?;
             eprintln!("facerecd MQTT broker listening on {listen}");

@@ -9,6 +9,7 @@ mod cli;
 mod client_isolation;
 mod domains_api;
 mod live;
+mod migrate;
 mod mqtt_broker;
 mod recognize;
 mod review_api;
