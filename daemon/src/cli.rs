@@ -221,6 +221,12 @@ pub enum Command {
     /// Measure accuracy and speed; prints a table (use a release build).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the whole system on loopback on the bundled sample photos (broker, hub, two edges) and check that the domains stay apart.
+    Demo {
+        /// Keep the demo's data here (default: a temporary folder, removed after).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Bring an older install into this data root.
     #[command(subcommand)]
     Migrate(MigrateCommand),

@@ -3,6 +3,7 @@
 
 mod batch;
 mod bench;
+mod demo;
 mod domains;
 pub mod faces;
 mod migrate;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Batch(cmd) => batch::run(&config, cmd),
         Command::Plugins(cmd) => plugins::run(&config, cmd),
         Command::Migrate(cmd) => migrate::run(&config, cmd),
+        Command::Demo { dir } => demo::run(&config, dir).await,
         Command::Broker { listen } => {
             crate::sync::broker::start(listen)?;
             eprintln!("facerecd MQTT broker listening on {listen}");

@@ -7,6 +7,7 @@ mod common;
 mod candidates_api;
 mod cli;
 mod client_isolation;
+mod demo;
 mod domains_api;
 mod live;
 mod migrate;
