@@ -448,6 +448,22 @@ pub struct NewPerson {
     pub image_urls: Vec<String>,
 }
 
+impl NewPerson {
+    /// A person known only by id and name (no Wikidata facts).
+    pub fn named(id: PersonId, display_name: impl Into<String>, status: PersonStatus) -> Self {
+        Self {
+            id,
+            display_name: display_name.into(),
+            status,
+            wikidata_id: None,
+            country: None,
+            occupations: vec![],
+            sitelinks: None,
+            image_urls: vec![],
+        }
+    }
+}
+
 /// Where an image came from; stats count by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

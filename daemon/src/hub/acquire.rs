@@ -55,16 +55,11 @@ pub fn ensure_person(
     if store.get_person(domain, person)?.is_none() {
         store.upsert_person(
             domain,
-            NewPerson {
-                id: person.clone(),
-                display_name: display_name.to_string(),
-                status: PersonStatus::Candidate,
-                wikidata_id: None,
-                country: None,
-                occupations: vec![],
-                sitelinks: None,
-                image_urls: vec![],
-            },
+            NewPerson::named(
+                person.clone(),
+                display_name.to_string(),
+                PersonStatus::Candidate,
+            ),
         )?;
     }
     Ok(())

@@ -140,20 +140,14 @@ pub fn run(store: &Store, opts: &Options) -> anyhow::Result<Report> {
         if !opts.dry_run {
             store.upsert_person(
                 domain,
-                NewPerson {
-                    id: person.clone(),
-                    display_name: plan
-                        .names
+                NewPerson::named(
+                    person.clone(),
+                    plan.names
                         .get(&(domain.clone(), person.clone()))
                         .cloned()
                         .unwrap_or_else(|| person.to_string()),
-                    status: person_status(person_areas),
-                    wikidata_id: None,
-                    country: None,
-                    occupations: vec![],
-                    sitelinks: None,
-                    image_urls: vec![],
-                },
+                    person_status(person_areas),
+                ),
             )?;
         }
     }

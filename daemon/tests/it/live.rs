@@ -6,13 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use facerec_camera::SourceSpec;
-use facerec_storage::{
-    BatchKind, BatchMeta, DomainCode, IncomingBatch, NewDomain, NewEmbedding, PersonId, Store,
-    SyncedPerson,
-};
-use facerec_vision::{
-    DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, decode_image, default_models_dir,
-};
+use facerec_storage::{NewDomain, Store};
+use facerec_vision::{DecodeLimits, decode_image};
 use facerecd::live::{CameraConfig, LiveSettings};
 use facerecd::node::Role;
 use image::{Rgb, RgbImage, imageops};
@@ -69,49 +64,18 @@ fn write_clip(dir: &Path) {
 }
 
 fn enrol(store: &Store, index: &facerec_index::IndexSet) {
-    let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
-    let descriptor = |file: &str| {
-        let mut faces = engine
-            .analyze(&photo(file), &DetectorConfig::default())
-            .unwrap();
-        faces.sort_by(|a, b| b.face.bbox.area().total_cmp(&a.face.bbox.area()));
-        faces.remove(0).descriptor.0
-    };
-    let person = |id: &str, name: &str, files: &[&str]| SyncedPerson {
-        id: PersonId::parse(id).unwrap(),
-        display_name: name.into(),
-        wikidata_id: Some("Q1".into()),
-        embeddings: files
-            .iter()
-            .map(|f| NewEmbedding {
-                image_id: None,
-                vector: descriptor(f),
-            })
-            .collect(),
-    };
-    let batch = IncomingBatch {
-        meta: BatchMeta {
-            domain: DomainCode::parse("serbia").unwrap(),
-            seq: 1,
-            id: "0001".into(),
-            kind: BatchKind::Delta,
-            created_at: chrono::Utc::now(),
-            people_added: 2,
-            people_removed: 0,
-            descriptors: 4,
-            content_hash: "00".into(),
-        },
-        added: vec![
-            person(
+    crate::recognize::enrol_serbia(
+        store,
+        index,
+        &[
+            (
                 "person_05",
                 "Person Five",
                 &["img16.jpg", "img17.jpg", "img62.jpg"],
             ),
-            person("person_03", "Person Three", &["img50.jpg"]),
+            ("person_03", "Person Three", &["img50.jpg"]),
         ],
-        removed: vec![],
-    };
-    facerecd::sync::apply::apply(store, index, batch).unwrap();
+    );
 }
 
 /// Reads SSE messages (`event:` and `data:` lines) until `until` holds.

@@ -42,6 +42,47 @@ async fn recognize(edge: &Node, token: &str, body: Vec<u8>) -> reqwest::Response
         .unwrap()
 }
 
+/// Applies batch 1 of `serbia` holding `people` (id, name, sample photos),
+/// with descriptors computed from the photos, as sync would.
+pub fn enrol_serbia(
+    store: &Store,
+    index: &facerec_index::IndexSet,
+    people: &[(&str, &str, &[&str])],
+) {
+    let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
+    let added: Vec<SyncedPerson> = people
+        .iter()
+        .map(|(id, name, files)| SyncedPerson {
+            id: PersonId::parse(id).unwrap(),
+            display_name: name.to_string(),
+            wikidata_id: Some("Q1".into()),
+            embeddings: files
+                .iter()
+                .map(|f| NewEmbedding {
+                    image_id: None,
+                    vector: descriptor(&engine, f),
+                })
+                .collect(),
+        })
+        .collect();
+    let batch = IncomingBatch {
+        meta: BatchMeta {
+            domain: DomainCode::parse("serbia").unwrap(),
+            seq: 1,
+            id: "0001".into(),
+            kind: BatchKind::Delta,
+            created_at: chrono::Utc::now(),
+            people_added: added.len() as u64,
+            people_removed: 0,
+            descriptors: added.iter().map(|p| p.embeddings.len() as u64).sum(),
+            content_hash: "00".into(),
+        },
+        added,
+        removed: vec![],
+    };
+    facerecd::sync::apply::apply(store, index, batch).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_recognises_enrolled_people_and_reports_strangers() {
     let root = tempfile::tempdir().unwrap();
@@ -54,42 +95,18 @@ async fn an_edge_recognises_enrolled_people_and_reports_strangers() {
     let server = edge.server.as_ref().unwrap();
 
     // person_05 and person_03 reach the edge as a batch would bring them.
-    let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
-    let person = |id: &str, name: &str, files: &[&str]| SyncedPerson {
-        id: PersonId::parse(id).unwrap(),
-        display_name: name.into(),
-        wikidata_id: Some("Q1".into()),
-        embeddings: files
-            .iter()
-            .map(|f| NewEmbedding {
-                image_id: None,
-                vector: descriptor(&engine, f),
-            })
-            .collect(),
-    };
-    let batch = IncomingBatch {
-        meta: BatchMeta {
-            domain: DomainCode::parse("serbia").unwrap(),
-            seq: 1,
-            id: "0001".into(),
-            kind: BatchKind::Delta,
-            created_at: chrono::Utc::now(),
-            people_added: 2,
-            people_removed: 0,
-            descriptors: 4,
-            content_hash: "00".into(),
-        },
-        added: vec![
-            person(
+    enrol_serbia(
+        &server.store,
+        server.index.as_ref().unwrap(),
+        &[
+            (
                 "person_05",
                 "Person Five",
                 &["img16.jpg", "img17.jpg", "img61.jpg"],
             ),
-            person("person_03", "Person Three", &["img50.jpg"]),
+            ("person_03", "Person Three", &["img50.jpg"]),
         ],
-        removed: vec![],
-    };
-    facerecd::sync::apply::apply(&server.store, server.index.as_ref().unwrap(), batch).unwrap();
+    );
 
     // An unseen photo of person_05 is recognised, with the answer's shape.
     let resp = recognize(&edge, SERBIA, std::fs::read(sample("img62.jpg")).unwrap()).await;

@@ -196,16 +196,7 @@ pub fn approve(store: &Store, domain: &str, people: &[(String, Vec<Vec<f32>>)]) 
         store
             .upsert_person(
                 &d,
-                NewPerson {
-                    id: id.clone(),
-                    display_name: id.to_string(),
-                    status: PersonStatus::Approved,
-                    wikidata_id: None,
-                    country: None,
-                    occupations: vec![],
-                    sitelinks: None,
-                    image_urls: vec![],
-                },
+                NewPerson::named(id.clone(), id.to_string(), PersonStatus::Approved),
             )
             .unwrap();
         store

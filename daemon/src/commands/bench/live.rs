@@ -143,16 +143,7 @@ fn enrol_samples(
         let id = PersonId::parse(&format!("sample_{i}"))?;
         store.upsert_person(
             domain,
-            NewPerson {
-                id: id.clone(),
-                display_name: format!("Sample {i}"),
-                status: PersonStatus::Approved,
-                wikidata_id: None,
-                country: None,
-                occupations: vec![],
-                sitelinks: None,
-                image_urls: vec![],
-            },
+            NewPerson::named(id.clone(), format!("Sample {i}"), PersonStatus::Approved),
         )?;
         out.push(face.descriptor.0.clone());
         store.add_embeddings(
@@ -192,16 +183,7 @@ fn add_lookalikes(
         let id = PersonId::parse(&format!("p_{p:06}"))?;
         store.upsert_person(
             domain,
-            NewPerson {
-                id: id.clone(),
-                display_name: id.to_string(),
-                status: PersonStatus::Approved,
-                wikidata_id: None,
-                country: None,
-                occupations: vec![],
-                sitelinks: None,
-                image_urls: vec![],
-            },
+            NewPerson::named(id.clone(), id.to_string(), PersonStatus::Approved),
         )?;
         let center = around(&mut rng, &mean, person);
         let photos: Vec<NewEmbedding> = (0..5)

@@ -159,16 +159,7 @@ pub(super) fn approve_random(
         let id = PersonId::parse(&format!("{prefix}_{i:06}"))?;
         store.upsert_person(
             domain,
-            NewPerson {
-                id: id.clone(),
-                display_name: id.to_string(),
-                status: PersonStatus::Approved,
-                wikidata_id: None,
-                country: None,
-                occupations: vec![],
-                sitelinks: None,
-                image_urls: vec![],
-            },
+            NewPerson::named(id.clone(), id.to_string(), PersonStatus::Approved),
         )?;
         let embeddings: Vec<NewEmbedding> = (0..PER_PERSON)
             .map(|_| {
