@@ -95,15 +95,8 @@ impl FaceEngine {
         config: &DetectorConfig,
         max_side: u32,
     ) -> VisionResult<Vec<AnalyzedFace>> {
-        self.detect_within(image, config, max_side)?
-            .into_iter()
-            .map(|face| {
-                Ok(AnalyzedFace {
-                    descriptor: self.embed_face(image, &face)?,
-                    face,
-                })
-            })
-            .collect()
+        let faces = self.detect_within(image, config, max_side)?;
+        self.embed_all(image, faces)
     }
 
     /// Detects every face and embeds each one.
@@ -112,7 +105,12 @@ impl FaceEngine {
         image: &RgbImage,
         config: &DetectorConfig,
     ) -> VisionResult<Vec<AnalyzedFace>> {
-        self.detect(image, config)?
+        let faces = self.detect(image, config)?;
+        self.embed_all(image, faces)
+    }
+
+    fn embed_all(&self, image: &RgbImage, faces: Vec<Face>) -> VisionResult<Vec<AnalyzedFace>> {
+        faces
             .into_iter()
             .map(|face| {
                 Ok(AnalyzedFace {
