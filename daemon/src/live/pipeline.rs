@@ -112,6 +112,7 @@ pub fn start_with_feed(
         domain,
         settings: camera.settings,
         tracker: Tracker::new(camera.settings.tracker()),
+        last_detection: None,
         frame_no: 0,
         events: 0,
         people: HashMap::new(),
@@ -208,6 +209,8 @@ struct Analysis {
     domain: DomainCode,
     settings: LiveSettings,
     tracker: Tracker,
+    /// When the latest detection ran (its frame's capture time).
+    last_detection: Option<Instant>,
     frame_no: u64,
     events: u64,
     /// Names and Wikidata ids, read from the registry once per person.
@@ -231,6 +234,7 @@ impl Analysis {
         let detect_now = (self.frame_no - 1).is_multiple_of(self.settings.detect_every as u64);
         if detect_now {
             let now = frame.captured;
+            self.last_detection = Some(now);
             let t = Instant::now();
             let faces: Vec<Face> = self
                 .deps
@@ -255,10 +259,14 @@ impl Analysis {
                 self.sample(id, face, descriptor, frame)?;
             }
         }
+        // Draw only faces the latest detection saw: a track kept alive
+        // through a short absence is not on screen.
+        let seen = self.last_detection;
         Ok(self
             .tracker
             .tracks()
             .iter()
+            .filter(|t| Some(t.last_seen) == seen)
             .map(|t| self.view_of(t))
             .collect())
     }
