@@ -401,12 +401,17 @@ pub enum BenchCommand {
         /// Queries per size.
         #[arg(long, default_value_t = 1000)]
         queries: usize,
-        /// HNSW search breadth.
-        #[arg(long, default_value_t = 64)]
-        ef: usize,
+        /// HNSW search breadths, comma-separated: one row per size and breadth.
+        #[arg(long, value_delimiter = ',', default_values_t = [32usize, 64])]
+        ef: Vec<usize>,
         /// Also compare one mixed 75,000 gallery with ten domains of 7,500.
         #[arg(long)]
         mixed: bool,
+        /// How people's descriptors spread: `faces` (on a low-dimensional
+        /// subspace, as face descriptors do) or `isotropic` (every one of the
+        /// 128 dimensions alike: no structure, the worst case for HNSW).
+        #[arg(long, value_enum, default_value_t = crate::commands::bench::GalleryShape::Faces)]
+        shape: crate::commands::bench::GalleryShape,
     },
     /// Plugin call overhead: instantiate and call the bundled plugins with 1,000 candidates.
     Plugins {

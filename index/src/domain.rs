@@ -6,10 +6,11 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::RwLock;
 
-use facerec_storage::{DomainCode, Embedding, PersonId};
+use facerec_storage::{DomainCode, EMBEDDING_DIM, Embedding, PersonId};
 use hnsw_rs::hnswio::HnswIo;
-use hnsw_rs::prelude::{AnnT, DistL2, FilterT, Hnsw};
+use hnsw_rs::prelude::{AnnT, DistL2, Hnsw};
 
+use crate::graph::QueryGraph;
 use crate::persist::{
     DumpProblem, GRAPH_BASENAME, Manifest, POINTS_FILE, PointRecord, commit_manifest,
     new_generation, read_points, sha256_file, verify_files, write_points,
@@ -27,10 +28,56 @@ type Point = PointRecord;
 /// The searchable embeddings of one domain. Adds and removals are safe while
 /// searches run; a removed person's points stay in the graph as tombstones,
 /// filtered out of every result, until the index is rebuilt.
+///
+/// hnsw_rs owns the graph (inserts, dumps, loads); queries run on a
+/// [`QueryGraph`] copy of it, refreshed whenever points are added.
 pub struct DomainIndex {
     domain: DomainCode,
     hnsw: Hnsw<'static, f32, DistL2>,
-    points: RwLock<Vec<Point>>,
+    points: RwLock<Points>,
+}
+
+/// What each graph point belongs to, indexed by its hnsw_rs id, with the
+/// tombstone count kept beside it (a query must not scan a million records
+/// to learn whether any is dead) and the copy of the graph queries walk.
+struct Points {
+    records: Vec<Point>,
+    dead: usize,
+    graph: QueryGraph,
+}
+
+impl Points {
+    fn new(records: Vec<Point>, graph: QueryGraph) -> Self {
+        let dead = records.iter().filter(|p| p.dead).count();
+        Self {
+            records,
+            dead,
+            graph,
+        }
+    }
+
+    fn alive(&self, id: usize) -> bool {
+        self.records.get(id).is_some_and(|p| !p.dead)
+    }
+
+    /// Marks every live point of `person` dead; returns how many.
+    fn bury(&mut self, person: &PersonId) -> usize {
+        let mut n = 0;
+        for p in self
+            .records
+            .iter_mut()
+            .filter(|p| !p.dead && &p.person == person)
+        {
+            p.dead = true;
+            n += 1;
+        }
+        self.dead += n;
+        n
+    }
+
+    fn live(&self) -> usize {
+        self.records.len() - self.dead
+    }
 }
 
 /// One person's best evidence among a query's nearest neighbours.
@@ -44,14 +91,6 @@ pub struct PersonHit {
     pub votes: usize,
 }
 
-struct Alive<'a>(&'a [Point]);
-
-impl FilterT for Alive<'_> {
-    fn hnsw_filter(&self, id: &usize) -> bool {
-        self.0.get(*id).is_some_and(|p| !p.dead)
-    }
-}
-
 impl DomainIndex {
     pub fn new(domain: DomainCode, expected: usize) -> Self {
         Self {
@@ -63,7 +102,10 @@ impl DomainIndex {
                 EF_CONSTRUCTION,
                 DistL2 {},
             ),
-            points: RwLock::new(Vec::with_capacity(expected)),
+            points: RwLock::new(Points::new(
+                Vec::with_capacity(expected),
+                QueryGraph::empty(EMBEDDING_DIM),
+            )),
         }
     }
 
@@ -88,46 +130,35 @@ impl DomainIndex {
     pub fn apply(&self, added: &[Embedding], removed: &[PersonId]) {
         let mut points = self.points.write().expect("index lock");
         for person in removed {
-            for p in points.iter_mut().filter(|p| &p.person == person) {
-                p.dead = true;
-            }
+            points.bury(person);
         }
         let embeddings = added;
-        let start = points.len();
+        let start = points.records.len();
         let batch: Vec<(&Vec<f32>, usize)> = embeddings
             .iter()
             .enumerate()
             .map(|(i, e)| (&e.vector, start + i))
             .collect();
-        points.extend(embeddings.iter().map(|e| Point {
+        points.records.extend(embeddings.iter().map(|e| Point {
             embedding_id: e.id,
             person: e.person.clone(),
             dead: false,
         }));
         if !batch.is_empty() {
             self.hnsw.parallel_insert(&batch);
+            // Inserting rewires existing points' links too: copy it all.
+            points.graph = QueryGraph::copy_of(&self.hnsw, EMBEDDING_DIM);
         }
     }
 
     /// Hides every point of `person` from later searches; returns how many.
     pub fn remove_person(&self, person: &PersonId) -> usize {
-        let mut points = self.points.write().expect("index lock");
-        let mut n = 0;
-        for p in points.iter_mut().filter(|p| !p.dead && &p.person == person) {
-            p.dead = true;
-            n += 1;
-        }
-        n
+        self.points.write().expect("index lock").bury(person)
     }
 
     /// Live (searchable) points.
     pub fn len(&self) -> usize {
-        self.points
-            .read()
-            .expect("index lock")
-            .iter()
-            .filter(|p| !p.dead)
-            .count()
+        self.points.read().expect("index lock").live()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -136,12 +167,7 @@ impl DomainIndex {
 
     /// Points removed but still in the graph; a rebuild drops them.
     pub fn tombstones(&self) -> usize {
-        self.points
-            .read()
-            .expect("index lock")
-            .iter()
-            .filter(|p| p.dead)
-            .count()
+        self.points.read().expect("index lock").dead
     }
 
     /// The embedding ids of the live points (to check the index against redb).
@@ -149,6 +175,7 @@ impl DomainIndex {
         self.points
             .read()
             .expect("index lock")
+            .records
             .iter()
             .filter(|p| !p.dead)
             .map(|p| p.embedding_id)
@@ -158,20 +185,12 @@ impl DomainIndex {
     /// The nearest people to `query`, closest first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Vec<PersonHit> {
         let points = self.points.read().expect("index lock");
-        let any_dead = points.iter().any(|p| p.dead);
-        let neighbours = if any_dead {
-            self.hnsw.search_filter(
-                query,
-                params.k,
-                params.ef.max(params.k),
-                Some(&Alive(&points)),
-            )
-        } else {
-            self.hnsw.search(query, params.k, params.ef.max(params.k))
-        };
+        let neighbours = points
+            .graph
+            .search(query, params.k, params.ef, |id| points.alive(id));
         let mut by_person: HashMap<&PersonId, PersonHit> = HashMap::new();
         for n in &neighbours {
-            let Some(p) = points.get(n.d_id).filter(|p| !p.dead) else {
+            let Some(p) = points.records.get(n.id).filter(|p| !p.dead) else {
                 continue;
             };
             let hit = by_person.entry(&p.person).or_insert_with(|| PersonHit {
@@ -203,9 +222,9 @@ impl DomainIndex {
         let generation = new_generation(dir, revision);
         let gen_dir = dir.join(&generation);
         fs::create_dir_all(&gen_dir)?;
-        write_points(&gen_dir.join(POINTS_FILE), &points)?;
+        write_points(&gen_dir.join(POINTS_FILE), &points.records)?;
         let mut names = vec![POINTS_FILE.to_string()];
-        if !points.is_empty() {
+        if !points.records.is_empty() {
             self.hnsw
                 .file_dump(&gen_dir, GRAPH_BASENAME)
                 .map_err(|e| std::io::Error::other(format!("hnsw dump: {e}")))?;
@@ -222,7 +241,7 @@ impl DomainIndex {
             format: 1,
             domain: self.domain.to_string(),
             revision,
-            count: points.iter().filter(|p| !p.dead).count() as u64,
+            count: points.live() as u64,
             last_batch_seq,
             generation,
             files,
@@ -279,6 +298,7 @@ impl DomainIndex {
                 points.len()
             )));
         }
+        let graph = QueryGraph::copy_of(&hnsw, EMBEDDING_DIM);
         let live = points.iter().filter(|p| !p.dead).count() as u64;
         if live != manifest.count {
             return Err(corrupt(format!(
@@ -290,7 +310,7 @@ impl DomainIndex {
             Self {
                 domain,
                 hnsw,
-                points: RwLock::new(points),
+                points: RwLock::new(Points::new(points, graph)),
             },
             manifest,
         ))

@@ -11,6 +11,7 @@
 //! holds (and only answers for) the domains it serves.
 
 mod domain;
+mod graph;
 mod persist;
 mod score;
 mod set;

@@ -62,6 +62,27 @@ fn multi_face_photos_yield_every_clear_face() {
     }
 }
 
+/// Detection runs its pyramid levels and crops on every core; the faces it
+/// reports must not depend on how many there are or how work was scheduled.
+#[test]
+fn parallel_detection_gives_the_single_threaded_result() {
+    let Some(dir) = shared_faces() else { return };
+    let selfie = load(&dir.join("selfie-many-people.jpg"));
+    let config = DetectorConfig::default();
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| engine().detect(&selfie, &config).unwrap());
+    let parallel = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap()
+        .install(|| engine().detect(&selfie, &config).unwrap());
+    assert!(single.len() >= 6);
+    assert_eq!(single, parallel);
+}
+
 /// Every labelled photo yields its face, and the 520 labelled pairs are
 /// verified at the documented threshold with at least 98.5% accuracy.
 #[test]

@@ -2,7 +2,7 @@
 //! data root directly and print results for a person (or `--json`).
 
 mod batch;
-mod bench;
+pub mod bench;
 mod demo;
 mod domains;
 pub mod faces;

@@ -12,6 +12,7 @@ mod net;
 use boxes::{Candidate, Overlap, fix, nms, regress, square};
 use image::RgbImage;
 use net::Net;
+use rayon::prelude::*;
 
 use crate::detect::{BBox, Detector, DetectorConfig, Face};
 use crate::error::{VisionError, VisionResult};
@@ -27,11 +28,6 @@ pub struct MtcnnDetector {
 /// P-Net tile size (width, height); even, so tiles start on the stride.
 const PNET_TILE_W: usize = 320;
 const PNET_TILE_H: usize = 256;
-
-/// R-Net and O-Net crops per run. Measured: batches of 16 were no faster
-/// per crop than single crops with tract, and padding a partial batch
-/// wastes work, so crops go one at a time.
-const REFINE_BATCH: usize = 1;
 
 fn normalise(v: f32) -> f32 {
     (v - 127.5) * 0.0078125
@@ -79,35 +75,55 @@ impl MtcnnDetector {
         scales
     }
 
-    fn stage1(&self, img: &RgbImage, cfg: &DetectorConfig) -> VisionResult<Vec<Candidate>> {
-        let mut all = Vec::new();
-        let mut previous: Option<Planar> = None;
+    /// The image pyramid, largest level first. Each level is area-averaged
+    /// from the one before: the same result to within rounding, at a
+    /// fraction of the cost of going back to the full-size photo each time.
+    fn pyramid(img: &RgbImage, cfg: &DetectorConfig) -> Vec<(f32, Planar)> {
+        let mut levels: Vec<(f32, Planar)> = Vec::new();
         for s in Self::scales(img.width(), img.height(), cfg) {
             let sw = (img.width() as f32 * s).ceil() as usize;
             let sh = (img.height() as f32 * s).ceil() as usize;
-            // Each level is area-averaged from the one before: the same
-            // result to within rounding, at a fraction of the cost of going
-            // back to the full-size photo for every level.
-            let level = match &previous {
-                Some(p) => resize(p, sw, sh),
+            let level = match levels.last() {
+                Some((_, p)) => resize(p, sw, sh),
                 None => resize_rgb8(img, sw, sh),
             };
-            let mut level_boxes = Vec::new();
-            self.pnet_cells(&level, |x, y, score, reg| {
-                if score >= cfg.thresholds[0] {
-                    level_boxes.push(Candidate {
-                        x1: ((2 * x + 1) as f32 / s).trunc(),
-                        y1: ((2 * y + 1) as f32 / s).trunc(),
-                        x2: ((2 * x + 12) as f32 / s).trunc(),
-                        y2: ((2 * y + 12) as f32 / s).trunc(),
-                        score,
-                        reg,
-                    });
-                }
-            })?;
-            all.extend(nms(level_boxes, 0.5, Overlap::Union));
-            previous = Some(level);
+            levels.push((s, level));
         }
+        levels
+    }
+
+    /// P-Net's face proposals on one pyramid level, after in-level NMS.
+    fn level_proposals(
+        &self,
+        s: f32,
+        level: &Planar,
+        cfg: &DetectorConfig,
+    ) -> VisionResult<Vec<Candidate>> {
+        let mut level_boxes = Vec::new();
+        self.pnet_cells(level, |x, y, score, reg| {
+            if score >= cfg.thresholds[0] {
+                level_boxes.push(Candidate {
+                    x1: ((2 * x + 1) as f32 / s).trunc(),
+                    y1: ((2 * y + 1) as f32 / s).trunc(),
+                    x2: ((2 * x + 12) as f32 / s).trunc(),
+                    y2: ((2 * y + 12) as f32 / s).trunc(),
+                    score,
+                    reg,
+                });
+            }
+        })?;
+        Ok(nms(level_boxes, 0.5, Overlap::Union))
+    }
+
+    fn stage1(&self, img: &RgbImage, cfg: &DetectorConfig) -> VisionResult<Vec<Candidate>> {
+        // Levels are independent: they run on the rayon pool (every core),
+        // which is what brings one frame's latency down. Results are joined
+        // in level order, so the outcome does not depend on scheduling.
+        let per_level: Vec<Vec<Candidate>> = Self::pyramid(img, cfg)
+            .par_iter()
+            .map(|(s, level)| self.level_proposals(*s, level, cfg))
+            .collect::<VisionResult<_>>()?;
+        let all: Vec<Candidate> = per_level.into_iter().flatten().collect();
         let mut boxes = nms(all, 0.7, Overlap::Union);
         for c in &mut boxes {
             // Stage 1 regresses with plain widths (no +1), unlike the others.
@@ -210,7 +226,7 @@ impl MtcnnDetector {
         cfg: &DetectorConfig,
     ) -> VisionResult<Vec<Candidate>> {
         let crops: Vec<(Candidate, Planar)> = boxes
-            .into_iter()
+            .into_par_iter()
             .filter_map(|c| Some((c, Self::crop(img, &c, 24)?)))
             .collect();
         let outputs = self.refine(&self.rnet, 24, &crops)?;
@@ -233,35 +249,20 @@ impl MtcnnDetector {
         Ok(kept)
     }
 
-    /// Runs a refinement net over crops in fixed-size batches (zero-padded,
-    /// so one plan serves every call).
-    /// Returns, per crop, each output's values for that crop.
+    /// Runs a refinement net on each crop; returns, per crop and in crop
+    /// order, each output's values. Crops go one at a time (measured: tract
+    /// is no faster per crop in batches of 16) and in parallel on the rayon
+    /// pool.
     fn refine(
         &self,
         net: &Net,
         size: usize,
         crops: &[(Candidate, Planar)],
     ) -> VisionResult<Vec<Vec<Vec<f32>>>> {
-        let per_item = size * size * 3;
-        let mut results = Vec::with_capacity(crops.len());
-        for chunk in crops.chunks(REFINE_BATCH) {
-            let mut input = vec![0.0f32; REFINE_BATCH * per_item];
-            for (i, (_, crop)) in chunk.iter().enumerate() {
-                input[i * per_item..(i + 1) * per_item].copy_from_slice(&to_input(crop));
-            }
-            let outs = net.run_batch(REFINE_BATCH, size, size, input)?;
-            for i in 0..chunk.len() {
-                results.push(
-                    outs.iter()
-                        .map(|o| {
-                            let width = o.len() / REFINE_BATCH;
-                            o[i * width..(i + 1) * width].to_vec()
-                        })
-                        .collect(),
-                );
-            }
-        }
-        Ok(results)
+        crops
+            .par_iter()
+            .map(|(_, crop)| net.run(size, size, to_input(crop)))
+            .collect()
     }
 
     fn stage3(
@@ -272,7 +273,7 @@ impl MtcnnDetector {
     ) -> VisionResult<Vec<Face>> {
         let mut passed: Vec<(Candidate, [[f32; 2]; 5])> = Vec::new();
         let crops: Vec<(Candidate, Planar)> = boxes
-            .into_iter()
+            .into_par_iter()
             .filter_map(|mut c| {
                 fix(&mut c);
                 Some((c, Self::crop(img, &c, 48)?))

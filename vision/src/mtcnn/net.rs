@@ -68,17 +68,7 @@ impl Net {
     /// Runs on one `[1, w, h, 3]` input (width-major, as MTCNN expects);
     /// returns each output as a flat vector.
     pub fn run(&self, w: usize, h: usize, input: Vec<f32>) -> VisionResult<Vec<Vec<f32>>> {
-        self.run_batch(1, w, h, input)
-    }
-
-    /// Runs on `n` inputs at once (`input` holds `n × w × h × 3` values).
-    pub fn run_batch(
-        &self,
-        n: usize,
-        w: usize,
-        h: usize,
-        input: Vec<f32>,
-    ) -> VisionResult<Vec<Vec<f32>>> {
+        let n = 1;
         let plan = self.plan(n, w, h)?;
         let err = |e: TractError| VisionError::Inference {
             network: self.name,

@@ -12,9 +12,27 @@ use rand::{Rng, SeedableRng};
 
 use super::{Samples, table};
 
-/// Clustered 128-d data shaped like dlib descriptors: people are random
-/// centres about 0.9 apart (different people), each with several samples
-/// about 0.4 apart (the same person), as the real photos measure.
+/// How the people of a synthetic gallery spread out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GalleryShape {
+    /// People's centres vary along a few dozen directions only. Face
+    /// descriptors are like this: their intrinsic dimension is measured at
+    /// about a dozen for 128-d face embeddings (Gong, Boddeti & Jain, "On
+    /// the Intrinsic Dimensionality of Image Representations", CVPR 2019);
+    /// 32 directions leave a wide margin.
+    Faces,
+    /// Centres spread equally over all 128 dimensions: no structure at all,
+    /// so every other person is about equally far from a query. No real
+    /// gallery is like this; it is the worst case for any graph index.
+    Isotropic,
+}
+
+/// Directions along which people differ in [`GalleryShape::Faces`].
+const FACE_LATENT_DIMS: usize = 32;
+
+/// Clustered 128-d data shaped like dlib descriptors: people are centres
+/// about 0.9 apart (different people), each with several samples about 0.4
+/// apart (the same person), as the real photos measure.
 struct Gallery {
     embeddings: Vec<Embedding>,
     centres: Vec<Vec<f32>>,
@@ -35,12 +53,40 @@ pub(super) fn around(rng: &mut StdRng, centre: &[f32], sigma: f32) -> Vec<f32> {
     centre.iter().map(|c| c + sigma * gaussian(rng)).collect()
 }
 
-fn gallery(n: usize, seed: u64) -> Gallery {
+/// A person's centre: isotropic, or a random mix of `basis` directions
+/// scaled so that two centres are as far apart as in the isotropic case.
+fn centre(rng: &mut StdRng, shape: GalleryShape, basis: &[Vec<f32>]) -> Vec<f32> {
+    match shape {
+        GalleryShape::Isotropic => around(rng, &[0.0; EMBEDDING_DIM], CENTRE_SIGMA),
+        GalleryShape::Faces => {
+            let sigma = CENTRE_SIGMA * (EMBEDDING_DIM as f32 / basis.len() as f32).sqrt();
+            let mut c = vec![0.0; EMBEDDING_DIM];
+            for direction in basis {
+                let z = sigma * gaussian(rng);
+                c.iter_mut().zip(direction).for_each(|(c, d)| *c += z * d);
+            }
+            c
+        }
+    }
+}
+
+/// `dims` random unit directions (nearly orthogonal in 128-d).
+fn random_basis(rng: &mut StdRng, dims: usize) -> Vec<Vec<f32>> {
+    (0..dims)
+        .map(|_| {
+            let v: Vec<f32> = (0..EMBEDDING_DIM).map(|_| gaussian(rng)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
+        })
+        .collect()
+}
+
+fn gallery(n: usize, seed: u64, shape: GalleryShape) -> Gallery {
     let mut rng = StdRng::seed_from_u64(seed);
     let people = n.div_ceil(PER_PERSON);
-    let zero = vec![0.0; EMBEDDING_DIM];
+    let basis = random_basis(&mut rng, FACE_LATENT_DIMS);
     let centres: Vec<Vec<f32>> = (0..people)
-        .map(|_| around(&mut rng, &zero, CENTRE_SIGMA))
+        .map(|_| centre(&mut rng, shape, &basis))
         .collect();
     let embeddings = (0..n)
         .map(|i| Embedding {
@@ -86,6 +132,7 @@ fn resident_bytes() -> Option<u64> {
 
 struct Row {
     vectors: usize,
+    ef: usize,
     build_s: f64,
     bytes_per_vector: Option<f64>,
     hnsw: Samples,
@@ -93,8 +140,16 @@ struct Row {
     recall: f64,
 }
 
-fn measure(n: usize, query_count: usize, params: &SearchParams) -> anyhow::Result<Row> {
-    let g = gallery(n, n as u64);
+/// Builds one gallery of `n` and queries it at every search breadth in
+/// `efs` (one row each); the brute-force answers are computed once.
+fn measure(
+    n: usize,
+    query_count: usize,
+    params: &SearchParams,
+    efs: &[usize],
+    shape: GalleryShape,
+) -> anyhow::Result<Vec<Row>> {
+    let g = gallery(n, n as u64, shape);
     let qs = queries(&g, query_count, 7);
     let domain = DomainCode::parse("bench")?;
     let before = resident_bytes();
@@ -110,40 +165,69 @@ fn measure(n: usize, query_count: usize, params: &SearchParams) -> anyhow::Resul
         .iter()
         .flat_map(|e| e.vector.iter().copied())
         .collect();
-    let (mut hnsw, mut brute, mut agree) = (Samples::default(), Samples::default(), 0);
-    for q in &qs {
-        let t = Instant::now();
-        let hits = index.search(q, params);
-        hnsw.push(t.elapsed());
-        let t = Instant::now();
-        let exact = brute_force_nearest(&flat, q);
-        brute.push(t.elapsed());
-        if hits.first().map(|h| &h.person) == Some(&g.embeddings[exact].person) {
-            agree += 1;
+    let mut brute = Samples::default();
+    let exact: Vec<usize> = qs
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            let nearest = brute_force_nearest(&flat, q);
+            brute.push(t.elapsed());
+            nearest
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for &ef in efs {
+        let params = SearchParams { ef, ..*params };
+        let (mut hnsw, mut agree) = (Samples::default(), 0);
+        for (q, &exact) in qs.iter().zip(&exact) {
+            // Queries alternate with scans of the whole gallery, so each
+            // starts with cold caches, as on a node doing other work.
+            evict_caches(&flat);
+            let t = Instant::now();
+            let hits = index.search(q, &params);
+            hnsw.push(t.elapsed());
+            if hits.first().map(|h| &h.person) == Some(&g.embeddings[exact].person) {
+                agree += 1;
+            }
         }
+        rows.push(Row {
+            vectors: n,
+            ef,
+            build_s,
+            bytes_per_vector,
+            hnsw,
+            brute: brute.clone(),
+            recall: agree as f64 / qs.len() as f64,
+        });
     }
-    Ok(Row {
-        vectors: n,
-        build_s,
-        bytes_per_vector,
-        hnsw,
-        brute,
-        recall: agree as f64 / qs.len() as f64,
-    })
+    Ok(rows)
 }
 
-pub fn run(sizes: &[usize], query_count: usize, ef: usize, mixed: bool) -> anyhow::Result<()> {
-    let mut params = SearchParams::with_threshold(MATCH_THRESHOLD);
-    params.ef = ef;
+/// Reads 32 MiB of the gallery (the size of this machine's last-level
+/// cache), pushing the index out of cache.
+fn evict_caches(flat: &[f32]) {
+    let n = flat.len().min(8 << 20);
+    let sum: f32 = flat[..n].iter().step_by(16).sum();
+    std::hint::black_box(sum);
+}
+
+pub fn run(
+    sizes: &[usize],
+    query_count: usize,
+    efs: &[usize],
+    mixed: bool,
+    shape: GalleryShape,
+) -> anyhow::Result<()> {
+    let params = SearchParams::with_threshold(MATCH_THRESHOLD);
     // One core for search, as the targets state; the build uses every core.
     println!(
-        "synthetic descriptors: {PER_PERSON} per person; {query_count} queries; k={} ef={}; search on one thread, build on {} cores",
+        "synthetic descriptors ({shape:?}): {PER_PERSON} per person; {query_count} queries; k={}; search on one thread, build on {} cores",
         params.k,
-        params.ef,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut t = table(&[
         "vectors",
+        "ef",
         "build s",
         "memory B/vector",
         "HNSW p50 µs",
@@ -154,35 +238,49 @@ pub fn run(sizes: &[usize], query_count: usize, ef: usize, mixed: bool) -> anyho
     ]);
     for &n in sizes {
         eprintln!("building {n} vectors…");
-        let r = measure(n, query_count, &params)?;
-        t.add_row(vec![
-            r.vectors.to_string(),
-            format!("{:.1}", r.build_s),
-            r.bytes_per_vector
-                .map_or("n/a".into(), |b| format!("{b:.0}")),
-            format!("{:.0}", r.hnsw.percentile(50.0) * 1000.0),
-            format!("{:.0}", r.hnsw.percentile(99.0) * 1000.0),
-            format!("{:.2}", r.brute.percentile(50.0)),
-            format!("{:.2}", r.brute.percentile(99.0)),
-            format!("{:.4}", r.recall),
-        ]);
+        for r in measure(n, query_count, &params, efs, shape)? {
+            t.add_row(vec![
+                r.vectors.to_string(),
+                r.ef.to_string(),
+                format!("{:.1}", r.build_s),
+                r.bytes_per_vector
+                    .map_or("n/a".into(), |b| format!("{b:.0}")),
+                format!("{:.0}", r.hnsw.percentile(50.0) * 1000.0),
+                format!("{:.0}", r.hnsw.percentile(99.0) * 1000.0),
+                format!("{:.2}", r.brute.percentile(50.0)),
+                format!("{:.2}", r.brute.percentile(99.0)),
+                format!("{:.4}", r.recall),
+            ]);
+        }
+        // Rows of the sizes done so far, in case a long run is cut short.
+        eprintln!("{t}");
     }
     println!("{t}");
     if mixed {
-        mixed_vs_per_domain(query_count, &params)?;
+        let params = SearchParams {
+            ef: efs[0],
+            ..params
+        };
+        mixed_vs_per_domain(query_count, &params, shape)?;
     }
     Ok(())
 }
 
 /// The design's table: one gallery of 75,000 descriptors for everyone vs
 /// ten domains of 7,500 each, a client searching only its own.
-fn mixed_vs_per_domain(query_count: usize, params: &SearchParams) -> anyhow::Result<()> {
-    let mixed = measure(75_000, query_count, params)?;
+fn mixed_vs_per_domain(
+    query_count: usize,
+    params: &SearchParams,
+    shape: GalleryShape,
+) -> anyhow::Result<()> {
+    let mixed = measure(75_000, query_count, params, &[params.ef], shape)?.remove(0);
     let mut per_domain = Samples::default();
     for d in 0..10u64 {
-        let g = gallery(7_500, 1_000 + d);
+        let g = gallery(7_500, 1_000 + d, shape);
         let index = DomainIndex::build(DomainCode::parse(&format!("domain_{d}"))?, &g.embeddings);
+        let flat: Vec<f32> = g.embeddings.iter().flat_map(|e| e.vector.clone()).collect();
         for q in queries(&g, query_count / 10, d) {
+            evict_caches(&flat);
             let t = Instant::now();
             index.search(&q, params);
             per_domain.push(t.elapsed());

@@ -8,6 +8,8 @@ mod plugins;
 mod sync;
 mod vision;
 
+pub use index::GalleryShape;
+
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
 use crate::cli::BenchCommand;
@@ -27,7 +29,8 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             queries,
             ef,
             mixed,
-        } => index::run(&sizes, queries, ef, mixed),
+            shape,
+        } => index::run(&sizes, queries, &ef, mixed, shape),
         BenchCommand::Plugins { iterations } => plugins::run(iterations),
         BenchCommand::Sync {
             descriptors,
