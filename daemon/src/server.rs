@@ -142,9 +142,10 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         Some(Arc::new(crate::commands::train::plugin_host(config)?))
     } else {
         let served = served_domains(&store, &node).await?;
-        let options = facerec_index::IndexOptions::new(
-            facerec_index::SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD),
-        );
+        let options = facerec_index::IndexOptions::new(facerec_index::SearchParams {
+            ef: config.search_ef,
+            ..facerec_index::SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD)
+        });
         let (set, _reports) = {
             let store = store.clone();
             let served = served.clone();
