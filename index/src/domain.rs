@@ -298,19 +298,21 @@ impl DomainIndex {
                 points.len()
             )));
         }
-        let graph = QueryGraph::copy_of(&hnsw, EMBEDDING_DIM);
-        let live = points.iter().filter(|p| !p.dead).count() as u64;
-        if live != manifest.count {
+        let mut points = Points::new(points, QueryGraph::empty(EMBEDDING_DIM));
+        if points.live() as u64 != manifest.count {
             return Err(corrupt(format!(
-                "{live} live points, manifest says {}",
+                "{} live points, manifest says {}",
+                points.live(),
                 manifest.count
             )));
         }
+        // Copied only once the dump is known to be whole.
+        points.graph = QueryGraph::copy_of(&hnsw, EMBEDDING_DIM);
         Ok((
             Self {
                 domain,
                 hnsw,
-                points: RwLock::new(Points::new(points, graph)),
+                points: RwLock::new(points),
             },
             manifest,
         ))

@@ -53,6 +53,16 @@ pub(super) fn around(rng: &mut StdRng, centre: &[f32], sigma: f32) -> Vec<f32> {
     centre.iter().map(|c| c + sigma * gaussian(rng)).collect()
 }
 
+impl Gallery {
+    /// Every vector, one after another (for brute force and cache eviction).
+    fn flat(&self) -> Vec<f32> {
+        self.embeddings
+            .iter()
+            .flat_map(|e| e.vector.iter().copied())
+            .collect()
+    }
+}
+
 /// A person's centre: isotropic, or a random mix of `basis` directions
 /// scaled so that two centres are as far apart as in the isotropic case.
 fn centre(rng: &mut StdRng, shape: GalleryShape, basis: &[Vec<f32>]) -> Vec<f32> {
@@ -160,11 +170,7 @@ fn measure(
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
         _ => None,
     };
-    let flat: Vec<f32> = g
-        .embeddings
-        .iter()
-        .flat_map(|e| e.vector.iter().copied())
-        .collect();
+    let flat = g.flat();
     let mut brute = Samples::default();
     let exact: Vec<usize> = qs
         .iter()
@@ -278,7 +284,7 @@ fn mixed_vs_per_domain(
     for d in 0..10u64 {
         let g = gallery(7_500, 1_000 + d, shape);
         let index = DomainIndex::build(DomainCode::parse(&format!("domain_{d}"))?, &g.embeddings);
-        let flat: Vec<f32> = g.embeddings.iter().flat_map(|e| e.vector.clone()).collect();
+        let flat = g.flat();
         for q in queries(&g, query_count / 10, d) {
             evict_caches(&flat);
             let t = Instant::now();
