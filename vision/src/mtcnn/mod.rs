@@ -8,6 +8,7 @@
 
 mod boxes;
 mod net;
+mod rewrite;
 
 use boxes::{Candidate, Overlap, fix, nms, regress, square};
 use image::RgbImage;
@@ -33,6 +34,12 @@ fn normalise(v: f32) -> f32 {
     (v - 127.5) * 0.0078125
 }
 
+/// The face class's softmax probability from P-Net's two logits:
+/// `e^face / (e^background + e^face)`, written so it cannot overflow into NaN.
+fn face_probability(background: f32, face: f32) -> f32 {
+    1.0 / (1.0 + (background - face).exp())
+}
+
 /// HWC pixels → the width-major `[W, H, 3]` layout MTCNN takes, normalised.
 fn to_input(p: &Planar) -> Vec<f32> {
     let mut out = vec![0.0f32; p.width * p.height * 3];
@@ -51,7 +58,10 @@ fn to_input(p: &Planar) -> Vec<f32> {
 impl MtcnnDetector {
     pub fn load(files: &ModelFiles) -> VisionResult<Self> {
         Ok(Self {
-            pnet: Net::load("pnet", &files.read(PNET)?, &["conv2d_4", "softmax"])?,
+            // P-Net's logits (`conv2d_3`, channel-major `[1, 2, W', H']`),
+            // not its softmax: tract's softmax over a two-wide axis cost 14%
+            // of P-Net, and `face_probability` is the same function.
+            pnet: Net::load("pnet", &files.read(PNET)?, &["conv2d_4", "conv2d_3"])?,
             rnet: Net::load("rnet", &files.read(RNET)?, &["dense_2", "softmax_1"])?,
             onet: Net::load(
                 "onet",
@@ -180,8 +190,8 @@ impl MtcnnDetector {
                     }
                 }
                 let out = self.pnet.run(tw, th, input.clone())?;
-                let (reg, prob) = (&out[0], &out[1]);
-                if prob.len() != ow * oh * 2 || reg.len() != ow * oh * 4 {
+                let (reg, logits) = (&out[0], &out[1]);
+                if logits.len() != ow * oh * 2 || reg.len() != ow * oh * 4 {
                     return Err(VisionError::Inference {
                         network: "pnet",
                         reason: format!("unexpected output size for a {tw}×{th} input"),
@@ -192,7 +202,8 @@ impl MtcnnDetector {
                     for y in 0..oh.min(cells_h.saturating_sub(gy0)) {
                         let i = x * oh + y;
                         let r = &reg[i * 4..i * 4 + 4];
-                        cell(gx0 + x, gy0 + y, prob[i * 2 + 1], [r[0], r[1], r[2], r[3]]);
+                        let score = face_probability(logits[i], logits[ow * oh + i]);
+                        cell(gx0 + x, gy0 + y, score, [r[0], r[1], r[2], r[3]]);
                     }
                 }
             }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
+use super::rewrite::prelu_as_max_min;
 use crate::error::{VisionError, VisionResult};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -24,15 +25,23 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    /// Parses `bytes` and pins the outputs, in the given order, by name.
+    /// Parses `bytes`, rewrites its PReLUs (see `rewrite`) and pins the
+    /// outputs, in the given order, by node name.
     pub fn load(name: &'static str, bytes: &[u8], outputs: &[&str]) -> VisionResult<Self> {
         let err = |reason: String| VisionError::Inference {
             network: name,
             reason,
         };
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(bytes))
-            .map_err(|e| err(format!("cannot parse the ONNX model: {e}")))?
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx
+            .proto_model_for_read(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| err(format!("cannot parse the ONNX model: {e}")))?;
+        if let Some(graph) = proto.graph.as_mut() {
+            prelu_as_max_min(graph);
+        }
+        let model = onnx
+            .model_for_proto_model(&proto)
+            .map_err(|e| err(format!("cannot load the ONNX graph: {e}")))?
             .with_outputs_by_name(outputs.iter().copied())
             .map_err(|e| err(format!("outputs {outputs:?} not found: {e}")))?;
         Ok(Self {
