@@ -89,28 +89,36 @@ pub(crate) fn resize_window(
     assert!(w > 0 && h > 0 && dw > 0 && dh > 0);
     let (iw, ih) = (src.width() as i64, src.height() as i64);
     let raw = src.as_raw();
-    let wx = axis_weights(w, dw);
-    let wy = axis_weights(h, dh);
+    // Taps outside the image read zero, so they are dropped once here rather
+    // than tested at every pixel; the rest become absolute image indices.
+    let inside = |weights: Vec<Vec<(usize, f32)>>, origin: i64, len: i64| {
+        weights
+            .into_iter()
+            .map(|taps| {
+                taps.into_iter()
+                    .filter_map(|(i, wt)| {
+                        let at = origin + i as i64;
+                        (0..len).contains(&at).then_some((at as usize, wt))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let wx = inside(axis_weights(w, dw), x0, iw);
+    let wy = inside(axis_weights(h, dh), y0, ih);
+    let row_len = iw as usize * 3;
     let mut out = Planar::zeros(dw, dh);
     let mut row_buf = vec![0.0f32; dw * 3];
     for (oy, yweights) in wy.iter().enumerate() {
-        for &(iy, yw) in yweights {
-            let sy = y0 + iy as i64;
-            if sy < 0 || sy >= ih {
-                continue;
-            }
-            let row = &raw[(sy * iw * 3) as usize..((sy + 1) * iw * 3) as usize];
+        for &(sy, yw) in yweights {
+            let row = &raw[sy * row_len..(sy + 1) * row_len];
             for (ox, xweights) in wx.iter().enumerate() {
                 let (mut r, mut g, mut b) = (0.0f32, 0.0f32, 0.0f32);
-                for &(ix, xw) in xweights {
-                    let sx = x0 + ix as i64;
-                    if sx < 0 || sx >= iw {
-                        continue;
-                    }
-                    let i = (sx * 3) as usize;
-                    r += f32::from(row[i]) * xw;
-                    g += f32::from(row[i + 1]) * xw;
-                    b += f32::from(row[i + 2]) * xw;
+                for &(sx, xw) in xweights {
+                    let px = &row[sx * 3..sx * 3 + 3];
+                    r += f32::from(px[0]) * xw;
+                    g += f32::from(px[1]) * xw;
+                    b += f32::from(px[2]) * xw;
                 }
                 row_buf[ox * 3] = r;
                 row_buf[ox * 3 + 1] = g;

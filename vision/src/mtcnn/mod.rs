@@ -10,6 +10,8 @@ mod boxes;
 mod net;
 mod rewrite;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use boxes::{Candidate, Overlap, fix, nms, regress, square};
 use image::RgbImage;
 use net::Net;
@@ -24,6 +26,31 @@ pub struct MtcnnDetector {
     pnet: Net,
     rnet: Net,
     onet: Net,
+    /// Detections running now, on any thread.
+    in_flight: AtomicUsize,
+}
+
+/// Counts a detection as running until dropped.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `f` over `items`, results in item order: spread over the rayon pool when
+/// `parallel`, else on the calling thread.
+fn map_in_order<T: Sync, R: Send>(
+    parallel: bool,
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync + Send,
+) -> Vec<R> {
+    if parallel {
+        items.par_iter().map(f).collect()
+    } else {
+        items.iter().map(f).collect()
+    }
 }
 
 /// P-Net tile size (width, height); even, so tiles start on the stride.
@@ -68,6 +95,7 @@ impl MtcnnDetector {
                 &files.read(ONET)?,
                 &["dense_5", "dense_6", "softmax_2"],
             )?,
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -125,14 +153,22 @@ impl MtcnnDetector {
         Ok(nms(level_boxes, 0.5, Overlap::Union))
     }
 
-    fn stage1(&self, img: &RgbImage, cfg: &DetectorConfig) -> VisionResult<Vec<Candidate>> {
-        // Levels are independent: they run on the rayon pool (every core),
-        // which is what brings one frame's latency down. Results are joined
-        // in level order, so the outcome does not depend on scheduling.
-        let per_level: Vec<Vec<Candidate>> = Self::pyramid(img, cfg)
-            .par_iter()
-            .map(|(s, level)| self.level_proposals(*s, level, cfg))
-            .collect::<VisionResult<_>>()?;
+    fn stage1(
+        &self,
+        img: &RgbImage,
+        cfg: &DetectorConfig,
+        parallel: bool,
+    ) -> VisionResult<Vec<Candidate>> {
+        // Levels are independent: when `parallel` they run on the rayon pool
+        // (every core), which is what brings one frame's latency down.
+        // Results are joined in level order, so the outcome does not depend
+        // on scheduling.
+        let pyramid = Self::pyramid(img, cfg);
+        let per_level: Vec<Vec<Candidate>> = map_in_order(parallel, &pyramid, |(s, level)| {
+            self.level_proposals(*s, level, cfg)
+        })
+        .into_iter()
+        .collect::<VisionResult<_>>()?;
         let all: Vec<Candidate> = per_level.into_iter().flatten().collect();
         let mut boxes = nms(all, 0.7, Overlap::Union);
         for c in &mut boxes {
@@ -235,12 +271,14 @@ impl MtcnnDetector {
         img: &RgbImage,
         boxes: Vec<Candidate>,
         cfg: &DetectorConfig,
+        parallel: bool,
     ) -> VisionResult<Vec<Candidate>> {
-        let crops: Vec<(Candidate, Planar)> = boxes
-            .into_par_iter()
-            .filter_map(|c| Some((c, Self::crop(img, &c, 24)?)))
-            .collect();
-        let outputs = self.refine(&self.rnet, 24, &crops)?;
+        let crops: Vec<(Candidate, Planar)> =
+            map_in_order(parallel, &boxes, |c| Some((*c, Self::crop(img, c, 24)?)))
+                .into_iter()
+                .flatten()
+                .collect();
+        let outputs = self.refine(&self.rnet, 24, &crops, parallel)?;
         let mut passed = Vec::new();
         for ((c, _), out) in crops.iter().zip(outputs) {
             let score = out[1][1];
@@ -262,18 +300,20 @@ impl MtcnnDetector {
 
     /// Runs a refinement net on each crop; returns, per crop and in crop
     /// order, each output's values. Crops go one at a time (measured: tract
-    /// is no faster per crop in batches of 16) and in parallel on the rayon
-    /// pool.
+    /// is no faster per crop in batches of 8 or 16), in parallel on the rayon
+    /// pool when `parallel`.
     fn refine(
         &self,
         net: &Net,
         size: usize,
         crops: &[(Candidate, Planar)],
+        parallel: bool,
     ) -> VisionResult<Vec<Vec<Vec<f32>>>> {
-        crops
-            .par_iter()
-            .map(|(_, crop)| net.run(size, size, to_input(crop)))
-            .collect()
+        map_in_order(parallel, crops, |(_, crop)| {
+            net.run(size, size, to_input(crop))
+        })
+        .into_iter()
+        .collect()
     }
 
     fn stage3(
@@ -281,16 +321,18 @@ impl MtcnnDetector {
         img: &RgbImage,
         boxes: Vec<Candidate>,
         cfg: &DetectorConfig,
+        parallel: bool,
     ) -> VisionResult<Vec<Face>> {
         let mut passed: Vec<(Candidate, [[f32; 2]; 5])> = Vec::new();
-        let crops: Vec<(Candidate, Planar)> = boxes
-            .into_par_iter()
-            .filter_map(|mut c| {
-                fix(&mut c);
-                Some((c, Self::crop(img, &c, 48)?))
-            })
-            .collect();
-        let outputs = self.refine(&self.onet, 48, &crops)?;
+        let crops: Vec<(Candidate, Planar)> = map_in_order(parallel, &boxes, |c| {
+            let mut c = *c;
+            fix(&mut c);
+            Some((c, Self::crop(img, &c, 48)?))
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+        let outputs = self.refine(&self.onet, 48, &crops, parallel)?;
         for ((c, _), out) in crops.iter().zip(outputs) {
             let (reg, points, prob) = (&out[0], &out[1], &out[2]);
             let score = prob[1];
@@ -337,21 +379,27 @@ impl MtcnnDetector {
 
 impl Detector for MtcnnDetector {
     fn detect(&self, image: &RgbImage, config: &DetectorConfig) -> VisionResult<Vec<Face>> {
+        // One detection alone spreads over every core; when others are
+        // running too (several cameras, concurrent API requests) each keeps
+        // to its own thread: the cores are busy anyway, and sharing one pool
+        // queue let the slowest requests wait behind everyone's crops.
+        let parallel = self.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
+        let _running = Running(&self.in_flight);
         let start = std::time::Instant::now();
-        let proposals = self.stage1(image, config)?;
+        let proposals = self.stage1(image, config, parallel)?;
         let t1 = start.elapsed();
         let n1 = proposals.len();
         let refined = if proposals.is_empty() {
             vec![]
         } else {
-            self.stage2(image, proposals, config)?
+            self.stage2(image, proposals, config, parallel)?
         };
         let t2 = start.elapsed();
         let n2 = refined.len();
         let faces = if refined.is_empty() {
             vec![]
         } else {
-            self.stage3(image, refined, config)?
+            self.stage3(image, refined, config, parallel)?
         };
         tracing::debug!(
             width = image.width(),
@@ -362,6 +410,7 @@ impl Detector for MtcnnDetector {
             refined = n2,
             onet_ms = (start.elapsed() - t2).as_secs_f64() * 1e3,
             faces = faces.len(),
+            parallel,
             "mtcnn"
         );
         Ok(faces)

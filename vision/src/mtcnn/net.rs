@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
-use super::rewrite::prelu_as_max_min;
+use super::rewrite::{prelu_as_max_min, separable_max_pools};
 use crate::error::{VisionError, VisionResult};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -25,7 +25,7 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    /// Parses `bytes`, rewrites its PReLUs (see `rewrite`) and pins the
+    /// Parses `bytes`, rewrites its PReLUs and 3×3 pools (see `rewrite`) and pins the
     /// outputs, in the given order, by node name.
     pub fn load(name: &'static str, bytes: &[u8], outputs: &[&str]) -> VisionResult<Self> {
         let err = |reason: String| VisionError::Inference {
@@ -38,6 +38,7 @@ impl Net {
             .map_err(|e| err(format!("cannot parse the ONNX model: {e}")))?;
         if let Some(graph) = proto.graph.as_mut() {
             prelu_as_max_min(graph);
+            separable_max_pools(graph);
         }
         let model = onnx
             .model_for_proto_model(&proto)

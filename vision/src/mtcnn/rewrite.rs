@@ -2,7 +2,7 @@
 //! with the same arithmetic. The ONNX files stay as shipped (and as their
 //! checksums say); only the graph handed to tract changes.
 
-use tract_onnx::pb::{GraphProto, NodeProto, TensorProto, tensor_proto::DataType};
+use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto, tensor_proto::DataType};
 
 /// Name of the scalar `0.0` the rewritten nodes compare against.
 const ZERO: &str = "facerec_prelu_zero";
@@ -64,6 +64,92 @@ pub(crate) fn prelu_as_max_min(graph: &mut GraphProto) -> usize {
     rewritten
 }
 
+/// Splits every square `k × k` max pool (k > 2) into a `k × 1` pool down
+/// the columns and a `1 × k` pool along the rows.
+///
+/// Why: tract walks a 3×3 pool tap by tap (R-Net's and O-Net's first pools
+/// were a quarter of O-Net's time); two one-dimensional pools touch 6 taps
+/// instead of 9 and take its faster row path (measured: O-Net 0.78 → 0.71 ms
+/// per crop).
+///
+/// Exact: a maximum is separable, and `SAME_UPPER`/`VALID` padding is worked
+/// out per axis, so each axis is padded as before. Pools with explicit
+/// `pads`, dilations, ceil mode or an index output are left alone. Returns
+/// how many pools were split.
+pub(crate) fn separable_max_pools(graph: &mut GraphProto) -> usize {
+    let mut split = 0;
+    let mut nodes = Vec::with_capacity(graph.node.len());
+    for node in std::mem::take(&mut graph.node) {
+        let Some(k) = splittable_pool_size(&node) else {
+            nodes.push(node);
+            continue;
+        };
+        let stride = ints(&node, "strides").map_or(vec![1, 1], <[i64]>::to_vec);
+        let between = format!("{}__facerec_columns", node.output[0]);
+        let pass = |kernel: [i64; 2], strides: [i64; 2], input: String, output: String| {
+            let mut pool = node.clone();
+            pool.input = vec![input];
+            pool.output = vec![output];
+            for attr in &mut pool.attribute {
+                match attr.name.as_str() {
+                    "kernel_shape" => attr.ints = kernel.to_vec(),
+                    "strides" => attr.ints = strides.to_vec(),
+                    _ => {}
+                }
+            }
+            if !pool.attribute.iter().any(|a| a.name == "strides") {
+                pool.attribute.push(AttributeProto {
+                    name: "strides".into(),
+                    r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+                    ints: strides.to_vec(),
+                    ..Default::default()
+                });
+            }
+            pool
+        };
+        let mut columns = pass(
+            [k, 1],
+            [stride[0], 1],
+            node.input[0].clone(),
+            between.clone(),
+        );
+        columns.name = between.clone();
+        // The second pass keeps the pool's name and output, as later nodes
+        // and pinned outputs refer to them.
+        let rows = pass([1, k], [1, stride[1]], between, node.output[0].clone());
+        nodes.push(columns);
+        nodes.push(rows);
+        split += 1;
+    }
+    graph.node = nodes;
+    split
+}
+
+fn ints<'a>(node: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
+    node.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.ints.as_slice())
+}
+
+/// `Some(k)` for a plain square `k × k` max pool worth splitting.
+fn splittable_pool_size(node: &NodeProto) -> Option<i64> {
+    if node.op_type != "MaxPool" || node.input.len() != 1 || node.output.len() != 1 {
+        return None;
+    }
+    let kernel = ints(node, "kernel_shape")?;
+    let stride_ok = ints(node, "strides").is_none_or(|s| s.len() == 2);
+    let plain = node.attribute.iter().all(|a| match a.name.as_str() {
+        "kernel_shape" | "strides" => true,
+        "auto_pad" => matches!(a.s.as_slice(), b"SAME_UPPER" | b"VALID" | b"NOTSET"),
+        "ceil_mode" => a.i == 0,
+        "storage_order" => a.i == 0,
+        _ => false, // pads, dilations: left as they are
+    });
+    (kernel.len() == 2 && kernel[0] == kernel[1] && kernel[0] > 2 && stride_ok && plain)
+        .then_some(kernel[0])
+}
+
 #[cfg(test)]
 mod tests {
     use tract_onnx::prelude::*;
@@ -80,7 +166,8 @@ mod tests {
             .proto_model_for_read(&mut std::io::Cursor::new(bytes))
             .unwrap();
         let rewritten = if rewrite {
-            prelu_as_max_min(proto.graph.as_mut().unwrap())
+            let graph = proto.graph.as_mut().unwrap();
+            prelu_as_max_min(graph) + separable_max_pools(graph)
         } else {
             0
         };
@@ -116,14 +203,15 @@ mod tests {
 
     #[test]
     fn rewritten_nets_compute_what_the_shipped_ones_do() {
-        for (file, shape, prelus) in [
+        // (file, input, PReLUs + 3×3 pools rewritten)
+        for (file, shape, rewrites) in [
             (PNET, [1, 64, 48, 3], 3),
-            (RNET, [1, 24, 24, 3], 4),
-            (ONET, [1, 48, 48, 3], 5),
+            (RNET, [1, 24, 24, 3], 4 + 2),
+            (ONET, [1, 48, 48, 3], 5 + 2),
         ] {
             let (none, shipped) = run(file, shape, false);
             let (rewritten, fast) = run(file, shape, true);
-            assert_eq!((none, rewritten), (0, prelus), "{file}: PReLUs rewritten");
+            assert_eq!((none, rewritten), (0, rewrites), "{file}: nodes rewritten");
             assert_eq!(shipped.len(), fast.len(), "{file}: outputs");
             for (a, b) in shipped.iter().zip(&fast) {
                 assert_eq!(a.len(), b.len(), "{file}: output length");
@@ -135,6 +223,50 @@ mod tests {
                 assert!(worst <= 1e-5, "{file}: outputs differ by {worst}");
             }
         }
+    }
+
+    #[test]
+    fn pools_that_are_not_plain_squares_are_left_alone() {
+        let pool = |kernel: Vec<i64>, extra: Option<AttributeProto>| NodeProto {
+            op_type: "MaxPool".into(),
+            input: vec!["x".into()],
+            output: vec!["y".into()],
+            attribute: [AttributeProto {
+                name: "kernel_shape".into(),
+                ints: kernel,
+                ..Default::default()
+            }]
+            .into_iter()
+            .chain(extra)
+            .collect(),
+            ..Default::default()
+        };
+        let pads = AttributeProto {
+            name: "pads".into(),
+            ints: vec![1, 1, 1, 1],
+            ..Default::default()
+        };
+        for node in [
+            pool(vec![2, 2], None),
+            pool(vec![3, 2], None),
+            pool(vec![3, 3], Some(pads)),
+        ] {
+            let mut graph = GraphProto {
+                node: vec![node],
+                ..Default::default()
+            };
+            let before = graph.clone();
+            assert_eq!(separable_max_pools(&mut graph), 0);
+            assert_eq!(graph, before);
+        }
+        let mut graph = GraphProto {
+            node: vec![pool(vec![3, 3], None)],
+            ..Default::default()
+        };
+        assert_eq!(separable_max_pools(&mut graph), 1);
+        let kernels: Vec<_> = graph.node.iter().map(|n| ints(n, "kernel_shape")).collect();
+        assert_eq!(kernels, [Some(&[3, 1][..]), Some(&[1, 3][..])]);
+        assert_eq!(graph.node[1].output, ["y"]);
     }
 
     #[test]
