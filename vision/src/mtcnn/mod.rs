@@ -225,7 +225,7 @@ impl MtcnnDetector {
                         input[dst + 2] = normalise(src[2]);
                     }
                 }
-                let out = self.pnet.run(tw, th, input.clone())?;
+                let out = self.pnet.run(tw, th, &input)?;
                 let (reg, logits) = (&out[0], &out[1]);
                 if logits.len() != ow * oh * 2 || reg.len() != ow * oh * 4 {
                     return Err(VisionError::Inference {
@@ -310,7 +310,7 @@ impl MtcnnDetector {
         parallel: bool,
     ) -> VisionResult<Vec<Vec<Vec<f32>>>> {
         map_in_order(parallel, crops, |(_, crop)| {
-            net.run(size, size, to_input(crop))
+            net.run(size, size, &to_input(crop))
         })
         .into_iter()
         .collect()

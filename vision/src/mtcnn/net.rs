@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
-use super::rewrite::{prelu_as_max_min, separable_max_pools};
+use super::rewrite::faster_graph;
 use crate::error::{VisionError, VisionResult};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -25,8 +25,9 @@ pub(crate) struct Net {
 }
 
 impl Net {
-    /// Parses `bytes`, rewrites its PReLUs and 3×3 pools (see `rewrite`) and pins the
-    /// outputs, in the given order, by node name.
+    /// Parses `bytes`, rewrites the graph into the faster, equivalent form
+    /// of [`faster_graph`] and pins the outputs, in the given order, by node
+    /// name.
     pub fn load(name: &'static str, bytes: &[u8], outputs: &[&str]) -> VisionResult<Self> {
         let err = |reason: String| VisionError::Inference {
             network: name,
@@ -37,8 +38,7 @@ impl Net {
             .proto_model_for_read(&mut std::io::Cursor::new(bytes))
             .map_err(|e| err(format!("cannot parse the ONNX model: {e}")))?;
         if let Some(graph) = proto.graph.as_mut() {
-            prelu_as_max_min(graph);
-            separable_max_pools(graph);
+            faster_graph(graph);
         }
         let model = onnx
             .model_for_proto_model(&proto)
@@ -78,13 +78,13 @@ impl Net {
 
     /// Runs on one `[1, w, h, 3]` input (width-major, as MTCNN expects);
     /// returns each output as a flat vector.
-    pub fn run(&self, w: usize, h: usize, input: Vec<f32>) -> VisionResult<Vec<Vec<f32>>> {
+    pub fn run(&self, w: usize, h: usize, input: &[f32]) -> VisionResult<Vec<Vec<f32>>> {
         let plan = self.plan(w, h)?;
         let err = |e: TractError| VisionError::Inference {
             network: self.name,
             reason: e.to_string(),
         };
-        let tensor = Tensor::from_shape(&[1, w, h, 3], &input).map_err(err)?;
+        let tensor = Tensor::from_shape(&[1, w, h, 3], input).map_err(err)?;
         let outputs = plan.run(tvec![tensor.into()]).map_err(err)?;
         outputs
             .iter()

@@ -4,6 +4,11 @@
 
 use tract_onnx::pb::{AttributeProto, GraphProto, NodeProto, TensorProto, tensor_proto::DataType};
 
+/// Applies every rewrite below; returns how many nodes were rewritten.
+pub(crate) fn faster_graph(graph: &mut GraphProto) -> usize {
+    prelu_as_max_min(graph) + separable_max_pools(graph)
+}
+
 /// Name of the scalar `0.0` the rewritten nodes compare against.
 const ZERO: &str = "facerec_prelu_zero";
 
@@ -166,8 +171,7 @@ mod tests {
             .proto_model_for_read(&mut std::io::Cursor::new(bytes))
             .unwrap();
         let rewritten = if rewrite {
-            let graph = proto.graph.as_mut().unwrap();
-            prelu_as_max_min(graph) + separable_max_pools(graph)
+            faster_graph(proto.graph.as_mut().unwrap())
         } else {
             0
         };
