@@ -230,6 +230,33 @@ pub enum Command {
     /// Bring an older install into this data root.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Measure detection, verification and open-set identification of every
+    /// model pack on labelled photos; prints one table (use a release build).
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// A labelled photo folder: one sub-folder of photos per person, or
+    /// photos with identities.csv (file,identity) and optional pairs.csv
+    /// (file_x,file_y,same). Repeatable; identities of two folders never merge.
+    #[arg(long = "labelled", value_name = "DIR", required = true)]
+    pub labelled: Vec<PathBuf>,
+    /// A folder of images without any human face (repeatable): every box found there is a false detection.
+    #[arg(long = "no-faces", value_name = "DIR")]
+    pub no_faces: Vec<PathBuf>,
+    /// Model packs to evaluate (comma-separated) [default: every pack].
+    #[arg(long, value_delimiter = ',')]
+    pub packs: Vec<String>,
+    /// Smallest face to find, in pixels.
+    #[arg(long, default_value_t = 40.0)]
+    pub min_face: f32,
+    /// Detector score threshold [default: the detector's].
+    #[arg(long)]
+    pub score_threshold: Option<f32>,
+    /// Print the report as JSON (with FAR/FRR over thresholds).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,12 +381,6 @@ pub enum PluginsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Verification accuracy over a labelled pair list (pairs.csv: file_x,file_y,same).
-    Accuracy {
-        /// Folder with the photos and pairs.csv.
-        #[arg(long, default_value = "../shared/data/faces")]
-        faces: PathBuf,
-    },
     /// Latency of decoding, detection, alignment and embedding, on one and two threads.
     Vision {
         /// Folder with couple.jpg and selfie-many-people.jpg.

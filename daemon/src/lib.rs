@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod eval;
 pub mod fsutil;
 pub mod hub;
 pub mod live;

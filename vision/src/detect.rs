@@ -43,23 +43,24 @@ pub struct Face {
     pub landmarks: [[f32; 2]; 5],
 }
 
+/// YuNet's default score threshold (see `facerecd eval` for how it was
+/// chosen).
+pub const DEFAULT_SCORE_THRESHOLD: f32 = 0.7;
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DetectorConfig {
     /// Smallest face to find, in pixels (the side of its box). Larger is faster.
     pub min_face: f32,
-    /// Score thresholds of the three MTCNN stages.
-    pub thresholds: [f32; 3],
-    /// Pyramid scale step.
-    pub scale_factor: f32,
+    /// YuNet: the score a face needs to be reported, in [0, 1].
+    pub score_threshold: f32,
 }
 
 impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
             min_face: 20.0,
-            thresholds: [0.6, 0.7, 0.7],
-            scale_factor: 0.709,
+            score_threshold: DEFAULT_SCORE_THRESHOLD,
         }
     }
 }

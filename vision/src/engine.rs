@@ -1,17 +1,18 @@
-//! [`FaceEngine`]: detector + aligner + embedder, loaded once and shared.
+//! [`FaceEngine`]: one model pack's detector, chip and embedder, loaded
+//! once and shared.
 
 use std::sync::Arc;
 
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::align::align_face;
 use crate::descriptor::Descriptor;
 use crate::detect::{Detector, DetectorConfig, Face};
-use crate::embed::{DlibEmbedder, Embedder};
+use crate::embed::{Embedder, OnnxEmbedder};
 use crate::error::VisionResult;
 use crate::models::ModelFiles;
-use crate::mtcnn::MtcnnDetector;
+use crate::pack::{DEFAULT_PACK, DetectorKind, ModelPack};
+use crate::yunet::YuNetDetector;
 
 /// A detected face with its descriptor.
 #[derive(Debug, Clone, Serialize)]
@@ -26,14 +27,31 @@ pub struct AnalyzedFace {
 pub struct FaceEngine {
     pub detector: Arc<dyn Detector>,
     pub embedder: Arc<dyn Embedder>,
+    pub pack: &'static ModelPack,
 }
 
 impl FaceEngine {
-    /// Loads, verifies and optimises the models in `files`.
+    /// Loads the default pack's models from `files`.
     pub fn load(files: &ModelFiles) -> VisionResult<Self> {
+        Self::load_pack(files, DEFAULT_PACK)
+    }
+
+    /// Loads, verifies and optimises `pack`'s models from `files`.
+    pub fn load_pack(files: &ModelFiles, pack: &'static ModelPack) -> VisionResult<Self> {
+        let detector: Arc<dyn Detector> = match pack.detector {
+            DetectorKind::Yunet => Arc::new(YuNetDetector::load(files)?),
+        };
+        let embedder = OnnxEmbedder::load(
+            files,
+            pack.name,
+            pack.embedder,
+            pack.chip.size(),
+            pack.normalised(),
+        )?;
         Ok(Self {
-            detector: Arc::new(MtcnnDetector::load(files)?),
-            embedder: Arc::new(DlibEmbedder::load(files)?),
+            detector,
+            embedder: Arc::new(embedder),
+            pack,
         })
     }
 
@@ -41,15 +59,20 @@ impl FaceEngine {
         self.detector.detect(image, config)
     }
 
+    /// The pack's aligned chip of `face`.
+    pub fn align(&self, image: &RgbImage, face: &Face) -> RgbImage {
+        self.pack.chip.cut(image, face)
+    }
+
     pub fn embed_face(&self, image: &RgbImage, face: &Face) -> VisionResult<Descriptor> {
-        self.embedder.embed(&align_face(image, face))
+        self.embedder.embed(&self.align(image, face))
     }
 
     /// Detects on a copy of `image` shrunk to at most `max_side` pixels on
     /// its longer side (the detector's cost grows with pixels, and faces
     /// big enough to recognise survive the shrink), with boxes and
     /// landmarks mapped back to `image`'s pixels. `config.min_face` stays
-    /// in `image`'s pixels (but never below what the shrunk copy can find).
+    /// in `image`'s pixels.
     pub fn detect_within(
         &self,
         image: &RgbImage,

@@ -29,6 +29,8 @@ pub enum VisionError {
     TooSmall { width: u32, height: u32 },
     #[error("model file {path}: {reason}")]
     Model { path: PathBuf, reason: String },
+    #[error("unknown model pack '{name}' (this build runs: {known})")]
+    UnknownPack { name: String, known: String },
     #[error("inference failed in {network}: {reason}")]
     Inference {
         network: &'static str,

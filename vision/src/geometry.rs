@@ -51,6 +51,18 @@ impl Similarity {
         ]
     }
 
+    /// The transform undoing this one (`self` must not be degenerate).
+    pub fn inverse(&self) -> Self {
+        let n = self.a * self.a + self.b * self.b;
+        let (a, b) = (self.a / n, -self.b / n);
+        Self {
+            a,
+            b,
+            tx: -(a * self.tx - b * self.ty),
+            ty: -(b * self.tx + a * self.ty),
+        }
+    }
+
     pub fn scale(&self) -> f64 {
         self.a.hypot(self.b)
     }
@@ -78,5 +90,10 @@ mod tests {
         assert!((fit.scale() - 2.0).abs() < 1e-9);
         assert!((fit.angle() - 0.3).abs() < 1e-9);
         assert!((fit.tx - 10.0).abs() < 1e-9 && (fit.ty + 4.0).abs() < 1e-9);
+        let back = fit.inverse();
+        for p in from {
+            let q = back.apply(fit.apply(p));
+            assert!((q[0] - p[0]).abs() < 1e-9 && (q[1] - p[1]).abs() < 1e-9);
+        }
     }
 }

@@ -7,10 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{VisionError, VisionResult};
 
-pub const PNET: &str = "pnet.onnx";
-pub const RNET: &str = "rnet.onnx";
-pub const ONET: &str = "onet.onnx";
 pub const EMBEDDER: &str = "dlib_resnet_v1.onnx";
+pub const YUNET: &str = "yunet_2023mar_fp32.onnx";
+pub const SFACE: &str = "sface_2021dec_fp32.onnx";
 
 /// The models folder: `FACEREC_MODELS_DIR`, else `./models`, else the
 /// repository's `models/` this crate was built from.

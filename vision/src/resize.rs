@@ -1,7 +1,7 @@
 //! Separable resampling of 3-channel images held as `f32` HWC buffers.
 //!
-//! Shrinking averages areas (OpenCV's INTER_AREA, which MTCNN was trained
-//! with); enlarging interpolates bilinearly.
+//! Shrinking averages areas (OpenCV's INTER_AREA, as the reference
+//! implementations resize); enlarging interpolates bilinearly.
 
 /// A row-major, 3-channel `f32` image.
 #[derive(Debug, Clone)]
@@ -60,6 +60,7 @@ fn axis_weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
 }
 
 /// Resizes `src` to `dw × dh`.
+#[cfg(test)]
 pub(crate) fn resize(src: &Planar, dw: usize, dh: usize) -> Planar {
     resize_raw(&src.data, src.width, src.height, dw, dh)
 }
@@ -73,64 +74,6 @@ pub(crate) fn resize_rgb8(src: &image::RgbImage, dw: usize, dh: usize) -> Planar
         dw,
         dh,
     )
-}
-
-/// Resizes the window `[x0, x0+w) × [y0, y0+h)` of `src` (parts outside the
-/// image read as zero) to `dw × dh`, without copying the window first.
-pub(crate) fn resize_window(
-    src: &image::RgbImage,
-    x0: i64,
-    y0: i64,
-    w: usize,
-    h: usize,
-    dw: usize,
-    dh: usize,
-) -> Planar {
-    assert!(w > 0 && h > 0 && dw > 0 && dh > 0);
-    let (iw, ih) = (src.width() as i64, src.height() as i64);
-    let raw = src.as_raw();
-    // Taps outside the image read zero, so they are dropped once here rather
-    // than tested at every pixel; the rest become absolute image indices.
-    let inside = |weights: Vec<Vec<(usize, f32)>>, origin: i64, len: i64| {
-        weights
-            .into_iter()
-            .map(|taps| {
-                taps.into_iter()
-                    .filter_map(|(i, wt)| {
-                        let at = origin + i as i64;
-                        (0..len).contains(&at).then_some((at as usize, wt))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>()
-    };
-    let wx = inside(axis_weights(w, dw), x0, iw);
-    let wy = inside(axis_weights(h, dh), y0, ih);
-    let row_len = iw as usize * 3;
-    let mut out = Planar::zeros(dw, dh);
-    let mut row_buf = vec![0.0f32; dw * 3];
-    for (oy, yweights) in wy.iter().enumerate() {
-        for &(sy, yw) in yweights {
-            let row = &raw[sy * row_len..(sy + 1) * row_len];
-            for (ox, xweights) in wx.iter().enumerate() {
-                let (mut r, mut g, mut b) = (0.0f32, 0.0f32, 0.0f32);
-                for &(sx, xw) in xweights {
-                    let px = &row[sx * 3..sx * 3 + 3];
-                    r += f32::from(px[0]) * xw;
-                    g += f32::from(px[1]) * xw;
-                    b += f32::from(px[2]) * xw;
-                }
-                row_buf[ox * 3] = r;
-                row_buf[ox * 3 + 1] = g;
-                row_buf[ox * 3 + 2] = b;
-            }
-            let dst = &mut out.data[oy * dw * 3..(oy + 1) * dw * 3];
-            for (d, s) in dst.iter_mut().zip(&row_buf) {
-                *d += s * yw;
-            }
-        }
-    }
-    out
 }
 
 fn resize_raw<T: Copy + Into<f32>>(
@@ -192,32 +135,6 @@ mod tests {
         assert!(out.data.iter().all(|v| (v - 127.5).abs() < 1e-3));
         let odd = resize(&src, 3, 5);
         assert!(odd.data.iter().all(|v| (0.0..=255.0).contains(v)));
-    }
-
-    #[test]
-    fn window_resize_matches_crop_then_resize() {
-        let img = image::RgbImage::from_fn(40, 30, |x, y| {
-            image::Rgb([(x * 6) as u8, (y * 8) as u8, ((x + y) * 3) as u8])
-        });
-        // A window hanging over the top-left corner.
-        let (x0, y0, w, h) = (-5i64, -3i64, 33usize, 29usize);
-        let mut crop = Planar::zeros(w, h);
-        for yy in 0..h {
-            for xx in 0..w {
-                let (sx, sy) = (x0 + xx as i64, y0 + yy as i64);
-                if sx >= 0 && sy >= 0 && sx < 40 && sy < 30 {
-                    let p = img.get_pixel(sx as u32, sy as u32);
-                    for c in 0..3 {
-                        crop.data[(yy * w + xx) * 3 + c] = f32::from(p[c]);
-                    }
-                }
-            }
-        }
-        let a = resize(&crop, 24, 24);
-        let b = resize_window(&img, x0, y0, w, h, 24, 24);
-        for (x, y) in a.data.iter().zip(&b.data) {
-            assert!((x - y).abs() < 1e-3, "{x} vs {y}");
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod batch;
 pub mod bench;
 mod demo;
 mod domains;
+mod eval;
 pub mod faces;
 mod migrate;
 mod plugins;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins(cmd) => plugins::run(&config, cmd),
         Command::Migrate(cmd) => migrate::run(&config, cmd),
         Command::Demo { dir } => demo::run(&config, dir).await,
+        Command::Eval(args) => eval::run(&config, &args),
         Command::Broker { listen } => {
             crate::sync::broker::start(listen)?;
             eprintln!("facerecd MQTT broker listening on {listen}");

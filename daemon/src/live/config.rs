@@ -32,8 +32,8 @@ pub struct LiveSettings {
     /// Smallest face to look for, in pixels (the side of its box); smaller
     /// faces are ignored. Larger is faster.
     pub min_face: f32,
-    /// MTCNN's three stage thresholds.
-    pub detector_thresholds: [f32; 3],
+    /// The detector score a face needs to be tracked, in [0, 1).
+    pub detector_score: f32,
     /// Descriptor distance under which a face is a match; at most the
     /// index's own threshold (0.6): a camera may be stricter, not looser.
     pub match_threshold: f32,
@@ -56,7 +56,7 @@ impl Default for LiveSettings {
         Self {
             detect_every: 1,
             min_face: 40.0,
-            detector_thresholds: DetectorConfig::default().thresholds,
+            detector_score: DetectorConfig::default().score_threshold,
             match_threshold: MATCH_THRESHOLD,
             embed_interval_ms: 1000,
             samples: tracker.samples,
@@ -71,8 +71,7 @@ impl LiveSettings {
     pub fn detector(&self) -> DetectorConfig {
         DetectorConfig {
             min_face: self.min_face,
-            thresholds: self.detector_thresholds,
-            ..DetectorConfig::default()
+            score_threshold: self.detector_score,
         }
     }
 
@@ -129,11 +128,8 @@ impl CameraConfig {
                 "match_threshold must be in (0, {MATCH_THRESHOLD}]: a camera may be stricter than the index, not looser"
             ));
         }
-        if s.detector_thresholds
-            .iter()
-            .any(|t| !(0.0..1.0).contains(t))
-        {
-            return bad("detector_thresholds must be in [0, 1)");
+        if !(0.0..1.0).contains(&s.detector_score) {
+            return bad("detector_score must be in [0, 1)");
         }
         if s.samples == 0 || s.samples > 50 {
             return bad("samples must be 1–50");

@@ -1,7 +1,6 @@
 //! `facerecd bench …`: measurements a person reruns and reads as a table.
 //! Build with `--release`; debug numbers mean nothing.
 
-mod accuracy;
 mod index;
 mod live;
 mod plugins;
@@ -22,7 +21,6 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
         );
     }
     match cmd {
-        BenchCommand::Accuracy { faces } => accuracy::run(config, &faces),
         BenchCommand::Vision { faces, iterations } => vision::run(config, &faces, iterations),
         BenchCommand::Index {
             sizes,

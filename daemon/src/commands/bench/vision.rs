@@ -1,16 +1,18 @@
-//! Where the time of one recognition goes, on one and on two threads.
+//! Where the time of one recognition goes, per model pack, on one thread
+//! and with two loops at once.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
 use facerec_vision::{
-    DecodeLimits, DetectorConfig, FaceEngine, RgbImage, align_face, decode_image,
+    DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, PACKS, RgbImage, decode_image,
 };
 use image::imageops::FilterType;
 
 use super::{Samples, table};
-use crate::commands::faces::{load_engine, read_image};
+use crate::commands::faces::read_image;
 use crate::config::Config;
 
 struct Inputs {
@@ -71,7 +73,7 @@ fn measure(engine: &FaceEngine, inputs: &Inputs, iterations: usize) -> anyhow::R
         m.detect_photo.push(t.elapsed());
         for face in &faces {
             let t = Instant::now();
-            let chip = align_face(&inputs.frame_640, face);
+            let chip = engine.align(&inputs.frame_640, face);
             m.align.push(t.elapsed());
             let t = Instant::now();
             engine.embedder.embed(&chip)?;
@@ -81,85 +83,96 @@ fn measure(engine: &FaceEngine, inputs: &Inputs, iterations: usize) -> anyhow::R
     Ok(m)
 }
 
-/// Runs `f` with detection's parallel work confined to `threads` cores.
+pub fn run(config: &Config, dir: &Path, iterations: usize) -> anyhow::Result<()> {
+    let inputs = Arc::new(inputs(dir)?);
+    let mut t = table(&[
+        "stage",
+        "1 core p50 ms",
+        "1 core p99 ms",
+        "2 loops at once p50 ms",
+        "p99 ms",
+    ]);
+    let row = |t: &mut comfy_table::Table, name: &str, samples: [&Samples; 2]| {
+        let mut cells = vec![name.to_string()];
+        for s in samples {
+            cells.push(format!("{:.2}", s.percentile(50.0)));
+            cells.push(format!("{:.2}", s.percentile(99.0)));
+        }
+        t.add_row(cells);
+    };
+    let mut ratio = 0.0;
+    for (i, &pack) in PACKS.iter().enumerate() {
+        let engine = Arc::new(
+            FaceEngine::load_pack(&ModelFiles::new(&config.models_dir), pack)
+                .with_context(|| format!("cannot load pack {}", pack.name))?,
+        );
+        // Warm-up builds the plan caches, as a running node would have them.
+        measure(&engine, &inputs, 2)?;
+        // One loop alone, then two at once (how throughput scales on 2 cores).
+        let one = on_cores(1, || measure(&engine, &inputs, iterations))??;
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (engine, inputs) = (engine.clone(), inputs.clone());
+                std::thread::spawn(move || on_cores(1, || measure(&engine, &inputs, iterations))?)
+            })
+            .collect();
+        let mut two = Measures::default();
+        for h in handles {
+            let m = h.join().expect("bench thread")?;
+            two.decode.0.extend(m.decode.0);
+            two.detect_frame.0.extend(m.detect_frame.0);
+            two.detect_photo.0.extend(m.detect_photo.0);
+            two.align.0.extend(m.align.0);
+            two.embed.0.extend(m.embed.0);
+        }
+        if i == 0 {
+            let faces = engine
+                .detect(&inputs.frame_640, &frame_config())?
+                .len();
+            row(&mut t, "decode 2 MP JPEG", [&one.decode, &two.decode]);
+            row(
+                &mut t,
+                &format!("detect 640×480 frame ({faces} faces, min face 40 px)"),
+                [&one.detect_frame, &two.detect_frame],
+            );
+            row(
+                &mut t,
+                "detect 2 MP photo (min face 40 px)",
+                [&one.detect_photo, &two.detect_photo],
+            );
+            ratio = one.detect_frame.percentile(50.0) / one.decode.percentile(50.0);
+        }
+        let chip = pack.chip.size();
+        row(
+            &mut t,
+            &format!("{}: align one face ({chip}×{chip} chip)", pack.name),
+            [&one.align, &two.align],
+        );
+        row(
+            &mut t,
+            &format!("{}: embed one face", pack.name),
+            [&one.embed, &two.embed],
+        );
+    }
+    println!("{t}");
+    println!(
+        "{iterations} iterations per run; every stage is one-core work. Detecting the frame costs {ratio:.2}× decoding the 2 MP JPEG (1 core, p50)."
+    );
+    Ok(())
+}
+
+fn frame_config() -> DetectorConfig {
+    DetectorConfig {
+        min_face: 40.0,
+        ..Default::default()
+    }
+}
+
+/// Runs `f` on a pool of `threads` threads (vision work uses none of its
+/// own; this keeps any rayon use inside bounded).
 fn on_cores<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
     Ok(rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?
         .install(f))
-}
-
-pub fn run(config: &Config, dir: &Path, iterations: usize) -> anyhow::Result<()> {
-    let engine = Arc::new(load_engine(config)?);
-    let inputs = Arc::new(inputs(dir)?);
-    let faces_in_frame = engine
-        .detect(
-            &inputs.frame_640,
-            &DetectorConfig {
-                min_face: 40.0,
-                ..Default::default()
-            },
-        )?
-        .len();
-    // Warm-up builds the plan caches, as a running node would have them.
-    measure(&engine, &inputs, 2)?;
-
-    // One core; then one image at a time spread over both cores (how a
-    // single camera or request gets its answer sooner); then two loops at
-    // once, one core each (how throughput scales).
-    let one = on_cores(1, || measure(&engine, &inputs, iterations))??;
-    let spread = on_cores(2, || measure(&engine, &inputs, iterations))??;
-    let wall = Instant::now();
-    let handles: Vec<_> = (0..2)
-        .map(|_| {
-            let (engine, inputs) = (engine.clone(), inputs.clone());
-            std::thread::spawn(move || on_cores(1, || measure(&engine, &inputs, iterations))?)
-        })
-        .collect();
-    let mut two = Measures::default();
-    for h in handles {
-        let m = h.join().expect("bench thread")?;
-        two.decode.0.extend(m.decode.0);
-        two.detect_frame.0.extend(m.detect_frame.0);
-        two.detect_photo.0.extend(m.detect_photo.0);
-        two.align.0.extend(m.align.0);
-        two.embed.0.extend(m.embed.0);
-    }
-    let two_wall = wall.elapsed().as_secs_f64();
-
-    let mut t = table(&[
-        "stage",
-        "1 core p50 ms",
-        "1 core p99 ms",
-        "2 cores, one image p50 ms",
-        "p99 ms",
-        "2 loops at once p50 ms",
-        "p99 ms",
-    ]);
-    let runs = [&one, &spread, &two];
-    let row = |t: &mut comfy_table::Table, name: &str, stage: fn(&Measures) -> &Samples| {
-        let mut cells = vec![name.to_string()];
-        for m in runs {
-            cells.push(format!("{:.2}", stage(m).percentile(50.0)));
-            cells.push(format!("{:.2}", stage(m).percentile(99.0)));
-        }
-        t.add_row(cells);
-    };
-    row(&mut t, "decode 2 MP JPEG", |m| &m.decode);
-    row(
-        &mut t,
-        &format!("detect 640×480 frame ({faces_in_frame} faces, min face 40 px)"),
-        |m| &m.detect_frame,
-    );
-    row(&mut t, "detect 2 MP photo (min face 40 px)", |m| {
-        &m.detect_photo
-    });
-    row(&mut t, "align one face (150×150 chip)", |m| &m.align);
-    row(&mut t, "embed one face (dlib ResNet)", |m| &m.embed);
-    println!("{t}");
-    println!(
-        "{iterations} iterations per run. Decoding, alignment and embedding are one-core work in every column; detection spreads its pyramid levels and crops over the cores it is given ({:.1} s wall for the two loops).",
-        two_wall
-    );
-    Ok(())
 }

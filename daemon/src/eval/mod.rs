@@ -1,0 +1,164 @@
+//! `facerecd eval`: how well each model pack detects, verifies and
+//! identifies on the user's own labelled photos — the figures a threshold
+//! is calibrated from. Photos are read as [`dataset`] describes; the
+//! figures are defined in [`metrics`].
+
+pub mod dataset;
+pub mod metrics;
+mod report;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use facerec_vision::{
+    DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, ModelPack, decode_image,
+};
+use serde::Serialize;
+
+pub use report::print_table;
+
+use dataset::{Dataset, images_in};
+use metrics::{Embedded, OpenSet, Verification};
+
+/// What to evaluate.
+pub struct EvalRequest {
+    pub labelled: Vec<PathBuf>,
+    pub no_faces: Vec<PathBuf>,
+    pub packs: Vec<&'static ModelPack>,
+    pub models_dir: PathBuf,
+    pub detector: DetectorConfig,
+}
+
+/// One pack's figures.
+#[derive(Debug, Serialize)]
+pub struct PackReport {
+    pub pack: &'static str,
+    pub metric: facerec_vision::Metric,
+    /// The pack's threshold, in its own metric.
+    pub threshold: f32,
+    pub detection: Detection,
+    pub verification: Verification,
+    pub open_set: OpenSet,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Detection {
+    pub labelled_photos: usize,
+    /// Labelled photos where at least one face was found.
+    pub photos_with_a_face: usize,
+    /// Labelled photos where no face was found, by path.
+    pub photos_without_a_face: Vec<String>,
+    pub no_face_images: usize,
+    /// Boxes reported on images without a face, by path.
+    pub boxes_on_no_face_images: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Timing {
+    /// Median detection per photo (as the hub detects them), ms.
+    pub detect_ms: f64,
+    /// Median chip + embedding per face, ms.
+    pub embed_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    /// `(set, photos)` of every labelled folder.
+    pub sets: Vec<(String, usize)>,
+    pub identities: usize,
+    pub packs: Vec<PackReport>,
+}
+
+pub fn run(request: &EvalRequest) -> anyhow::Result<EvalReport> {
+    let set = Dataset::load(&request.labelled)?;
+    let mut no_faces = Vec::new();
+    for dir in &request.no_faces {
+        no_faces.extend(images_in(dir)?);
+    }
+    let limits = DecodeLimits::default();
+    let decode = |path: &PathBuf| -> anyhow::Result<facerec_vision::RgbImage> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        decode_image(&bytes, &limits).with_context(|| path.display().to_string())
+    };
+    let identities = set
+        .photos
+        .iter()
+        .map(|p| p.identity.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let mut packs = Vec::new();
+    for &pack in &request.packs {
+        let engine = FaceEngine::load_pack(&ModelFiles::new(&request.models_dir), pack)
+            .with_context(|| format!("cannot load pack {}", pack.name))?;
+        let (mut detect_times, mut embed_times) = (Vec::new(), Vec::new());
+        let mut embedded = Vec::with_capacity(set.photos.len());
+        let mut missed = Vec::new();
+        for photo in &set.photos {
+            let image = decode(&photo.path)?;
+            let t = Instant::now();
+            let faces = engine.detect(&image, &request.detector)?;
+            detect_times.push(t.elapsed());
+            // A labelled photo is of its person: the largest face.
+            let main = faces
+                .iter()
+                .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()));
+            let descriptor = match main {
+                Some(face) => {
+                    let t = Instant::now();
+                    let d = engine.embed_face(&image, face)?;
+                    embed_times.push(t.elapsed());
+                    Some(d.0)
+                }
+                None => {
+                    missed.push(photo.path.display().to_string());
+                    None
+                }
+            };
+            embedded.push(Embedded {
+                identity: photo.identity.clone(),
+                descriptor,
+            });
+        }
+        let mut boxes = Vec::new();
+        for path in &no_faces {
+            let found = engine.detect(&decode(path)?, &request.detector)?.len();
+            if found > 0 {
+                boxes.push((path.display().to_string(), found));
+            }
+        }
+        let threshold = pack.match_distance();
+        packs.push(PackReport {
+            pack: pack.name,
+            metric: pack.metric,
+            threshold: pack.threshold,
+            detection: Detection {
+                labelled_photos: set.photos.len(),
+                photos_with_a_face: set.photos.len() - missed.len(),
+                photos_without_a_face: missed,
+                no_face_images: no_faces.len(),
+                boxes_on_no_face_images: boxes,
+            },
+            verification: metrics::verification(&embedded, &set.pairs, threshold),
+            open_set: metrics::open_set(&embedded, threshold),
+            timing: Timing {
+                detect_ms: median_ms(&mut detect_times),
+                embed_ms: median_ms(&mut embed_times),
+            },
+        });
+    }
+    Ok(EvalReport {
+        sets: set.sets,
+        identities,
+        packs,
+    })
+}
+
+fn median_ms(times: &mut [Duration]) -> f64 {
+    if times.is_empty() {
+        return 0.0;
+    }
+    times.sort();
+    times[times.len() / 2].as_secs_f64() * 1e3
+}
