@@ -21,5 +21,6 @@ pub mod live;
 pub mod metrics;
 pub mod migrate;
 pub mod node;
+pub mod recognition;
 pub mod server;
 pub mod sync;

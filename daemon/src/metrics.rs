@@ -18,6 +18,9 @@ pub struct Metrics {
     pub recognize_faces: IntCounterVec,
     /// `domain`, `outcome`: `applied` or `rejected`.
     pub sync_batches: IntCounterVec,
+    /// `domain`, `pack`: batches refused for their model pack (one this
+    /// build does not run, or a delta of another pack than the domain's).
+    pub sync_pack_refusals: IntCounterVec,
     applied_seq: IntGaugeVec,
     head_seq: IntGaugeVec,
     sync_lag: IntGaugeVec,
@@ -187,6 +190,11 @@ impl Metrics {
                 "sync_batches_total",
                 "Batches an edge applied or rejected",
                 &["domain", "outcome"],
+            ),
+            sync_pack_refusals: counter(
+                "sync_pack_refusals_total",
+                "Batches an edge refused for their model pack",
+                &["domain", "pack"],
             ),
             applied_seq: gauge(
                 "sync_applied_seq",

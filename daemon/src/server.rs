@@ -121,7 +121,9 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     let mut index = None;
     let mut sync_status = None;
     let mut live = None;
-    let engine: Arc<std::sync::OnceLock<facerec_vision::FaceEngine>> = Default::default();
+    let engines = Arc::new(facerec_vision::Engines::new(
+        facerec_vision::ModelFiles::new(&config.models_dir),
+    ));
     let plugins = if role == Role::Hub {
         // The batch-signing key exists from the first start, so its public
         // half can be handed to edges before any batch is built.
@@ -168,9 +170,18 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             mqtt_client = Some(client);
         }
         if !config.cameras.is_empty() {
-            let models = config.models_dir.clone();
-            let face_engine = tokio::task::spawn_blocking(move || {
-                facerec_vision::FaceEngine::load(&facerec_vision::ModelFiles::new(models))
+            // Load the cameras' packs now: a missing model fails the start,
+            // not the first face.
+            let (loader, index_for_packs, cameras_domain) =
+                (engines.clone(), set.clone(), node.primary.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                loader.detector()?;
+                if let Some(domain) = cameras_domain {
+                    for pack in crate::recognition::route_packs(&index_for_packs, &domain)? {
+                        loader.get(pack)?;
+                    }
+                }
+                Ok(())
             })
             .await?
             .with_context(|| {
@@ -179,12 +190,11 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                     config.models_dir.display()
                 )
             })?;
-            let _ = engine.set(face_engine.clone());
             let started = crate::live::start(
                 &config.cameras,
                 node.primary.as_ref(),
                 crate::live::LiveDeps {
-                    engine: face_engine,
+                    engines: engines.clone(),
                     index: set.clone(),
                     store: store.clone(),
                     device_id: mqtt.device_id.clone(),
@@ -213,7 +223,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         metrics,
         live: live.clone(),
         jobs: Default::default(),
-        engine,
+        engines,
         models_dir: Arc::new(config.models_dir.clone()),
         http_limits: config.plugin_limits.http.clone(),
         store: store.clone(),

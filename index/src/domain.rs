@@ -33,6 +33,11 @@ type Point = PointRecord;
 /// [`QueryGraph`] copy of it, refreshed whenever points are added.
 pub struct DomainIndex {
     domain: DomainCode,
+    /// The model pack of every vector in it (unset: the domain has never
+    /// held one). A query of another pack is never run against it. Set
+    /// once: a domain changes pack only by a snapshot, which builds a new
+    /// index.
+    pack: std::sync::OnceLock<String>,
     hnsw: Hnsw<'static, f32, DistL2>,
     points: RwLock<Points>,
 }
@@ -94,6 +99,7 @@ pub struct PersonHit {
 impl DomainIndex {
     pub fn new(domain: DomainCode, expected: usize) -> Self {
         Self {
+            pack: Default::default(),
             domain,
             hnsw: Hnsw::new(
                 MAX_CONNECTIONS,
@@ -118,6 +124,24 @@ impl DomainIndex {
 
     pub fn domain(&self) -> &DomainCode {
         &self.domain
+    }
+
+    /// Sets the pack of the vectors this index holds (at build or load).
+    pub fn with_pack(self, pack: Option<String>) -> Self {
+        if let Some(p) = pack {
+            self.set_pack(p);
+        }
+        self
+    }
+
+    /// Records the pack of a first vector added to an empty index (a
+    /// pack already set stays: storage refuses vectors of another).
+    pub fn set_pack(&self, pack: String) {
+        let _ = self.pack.set(pack);
+    }
+
+    pub fn pack(&self) -> Option<&str> {
+        self.pack.get().map(String::as_str)
     }
 
     /// Adds embeddings; they are searchable when this returns.
@@ -310,6 +334,7 @@ impl DomainIndex {
         points.graph = QueryGraph::copy_of(&hnsw, EMBEDDING_DIM);
         Ok((
             Self {
+                pack: Default::default(),
                 domain,
                 hnsw,
                 points: RwLock::new(points),

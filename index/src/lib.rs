@@ -20,4 +20,6 @@ mod set;
 pub use domain::{DomainIndex, PersonHit};
 pub use persist::{DumpProblem, Manifest};
 pub use score::{SearchParams, confidence};
-pub use set::{IndexError, IndexOptions, IndexSet, IndexSource, LoadReport, Match, SearchOutcome};
+pub use set::{
+    IndexError, IndexOptions, IndexSet, IndexSource, LoadReport, Match, PackQuery, SearchOutcome,
+};

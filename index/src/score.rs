@@ -25,12 +25,14 @@ impl SearchParams {
 }
 
 /// Confidence in [0, 1] that a hit at `distance` is the person:
-/// a logistic curve centred on the threshold, `1 / (1 + e^((d − t) / 0.05))`.
-/// At the threshold it is 0.5; 0.1 below it, 0.88; 0.2 below, 0.98; 0.1
-/// above, 0.12. The 0.05 width matches how sharply dlib's same-person and
-/// different-person distances separate around 0.6.
+/// a logistic curve centred on the threshold, `1 / (1 + e^((d − t) / w))`
+/// with `w = t / 12`. At the threshold it is 0.5; for dlib's 0.6 (w 0.05),
+/// 0.1 below it is 0.88, 0.2 below 0.98, 0.1 above 0.12 — as sharply as
+/// dlib's same-person and different-person distances separate. The width
+/// scales with the threshold so that a pack with another distance scale
+/// (SFace's 1.05) reads the same.
 pub fn confidence(distance: f32, threshold: f32) -> f32 {
-    1.0 / (1.0 + ((distance - threshold) / 0.05).exp())
+    1.0 / (1.0 + ((distance - threshold) / (threshold / 12.0)).exp())
 }
 
 #[cfg(test)]

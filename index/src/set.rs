@@ -22,6 +22,10 @@ pub enum IndexError {
         domain: DomainCode,
         dataset: DomainCode,
     },
+    #[error(
+        "domain '{domain}' holds descriptors of model pack '{pack}' and the query has none of that pack"
+    )]
+    NoQueryForPack { domain: DomainCode, pack: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("saving the index of '{domain}': {source}")]
@@ -50,6 +54,16 @@ impl IndexOptions {
             rebuild_min_tombstones: 256,
         }
     }
+}
+
+/// One face to recognise, as a descriptor of every model pack the searched
+/// domains hold (usually one), each with its pack's match threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct PackQuery<'a> {
+    pub pack: &'a str,
+    pub vector: &'a [f32],
+    /// Euclidean distance below which a hit is the same person.
+    pub threshold: f32,
 }
 
 /// A person recognised in one of the searched domains.
@@ -207,6 +221,12 @@ impl IndexSet {
         let slot = self.slot(domain)?.clone();
         let mut state = slot.state.lock().expect("slot state");
         let index = slot.index();
+        if index.pack().is_none()
+            && !added.is_empty()
+            && let Some(pack) = self.store.embedding_pack(domain)?
+        {
+            index.set_pack(pack);
+        }
         index.apply(added, removed);
         state.revision = revision;
         let dead = index.tombstones();
@@ -255,44 +275,82 @@ impl IndexSet {
         Ok(())
     }
 
-    /// Recognises `query` for a client of `domain`: its own data first, then
-    /// its datasets by priority; `first_match` stops at the first domain with
-    /// a match, `best` takes the closest match over all of them.
-    pub fn search(&self, domain: &DomainCode, query: &[f32]) -> Result<SearchOutcome, IndexError> {
+    /// The model packs of the domains a search for `domain` walks, in
+    /// order, each once: the descriptors a query must bring.
+    pub fn route_packs(&self, domain: &DomainCode) -> Result<Vec<String>, IndexError> {
         let route = self
             .routes
             .get(domain)
             .ok_or_else(|| IndexError::NotServed(domain.clone()))?;
-        let params = &self.options.params;
+        let mut packs: Vec<String> = Vec::new();
+        for d in &route.order {
+            if let Some(p) = self.get(d)?.pack()
+                && !packs.iter().any(|q| q == p)
+            {
+                packs.push(p.to_string());
+            }
+        }
+        Ok(packs)
+    }
+
+    /// Recognises a face for a client of `domain`: its own data first, then
+    /// its datasets by priority; `first_match` stops at the first domain with
+    /// a match, `best` takes the closest match over all of them. Each domain
+    /// is searched with the query's descriptor of that domain's pack, and
+    /// distances of two packs are compared by their margin under their
+    /// thresholds.
+    pub fn search(
+        &self,
+        domain: &DomainCode,
+        query: &[PackQuery<'_>],
+    ) -> Result<SearchOutcome, IndexError> {
+        let route = self
+            .routes
+            .get(domain)
+            .ok_or_else(|| IndexError::NotServed(domain.clone()))?;
         let mut searched = Vec::new();
-        let mut best: Option<Match> = None;
+        let mut best: Option<(f32, Match)> = None;
         for d in &route.order {
             let index = self.get(d)?;
             searched.push(d.clone());
-            let Some(hit) = index.search(query, params).into_iter().next() else {
+            let Some(pack) = index.pack() else {
+                continue; // never held a descriptor
+            };
+            let q = query.iter().find(|q| q.pack == pack).ok_or_else(|| {
+                IndexError::NoQueryForPack {
+                    domain: d.clone(),
+                    pack: pack.to_string(),
+                }
+            })?;
+            let params = SearchParams {
+                threshold: q.threshold,
+                ..self.options.params
+            };
+            let Some(hit) = index.search(q.vector, &params).into_iter().next() else {
                 continue;
             };
-            if hit.distance >= params.threshold {
+            if hit.distance >= q.threshold {
                 continue;
             }
+            let margin = hit.distance / q.threshold;
             let candidate = Match {
                 person: hit.person,
                 domain: d.clone(),
                 distance: hit.distance,
                 votes: hit.votes,
-                confidence: confidence(hit.distance, params.threshold),
+                confidence: confidence(hit.distance, q.threshold),
             };
-            if best
-                .as_ref()
-                .is_none_or(|b| candidate.distance < b.distance)
-            {
-                best = Some(candidate);
+            if best.as_ref().is_none_or(|(m, _)| margin < *m) {
+                best = Some((margin, candidate));
             }
             if route.mode == SearchMode::FirstMatch {
                 break;
             }
         }
-        Ok(SearchOutcome { best, searched })
+        Ok(SearchOutcome {
+            best: best.map(|(_, m)| m),
+            searched,
+        })
     }
 }
 
@@ -302,15 +360,21 @@ fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexE
     let revision = store.embedding_revision(d)?;
     let count = store.embedding_count(d)?;
     let (index, revision, source) = match DomainIndex::load(&dir, d.clone(), revision, count) {
-        Ok((index, _manifest)) => (index, revision, IndexSource::Dump),
+        // The dump is of this revision, so of the pack stored now.
+        Ok((index, _manifest)) => (
+            index.with_pack(store.embedding_pack(d)?),
+            revision,
+            IndexSource::Dump,
+        ),
         Err(problem) => {
-            let (revision, embeddings) = store.domain_embeddings_at_revision(d)?;
+            let set = store.domain_embeddings_at_revision(d)?;
+            let (revision, embeddings) = (set.revision, set.embeddings);
             if problem == DumpProblem::Missing {
                 tracing::info!(domain = %d, embeddings = embeddings.len(), reason = %problem, "building search index from the database");
             } else {
                 tracing::warn!(domain = %d, embeddings = embeddings.len(), reason = %problem, "rebuilding search index from the database");
             }
-            let index = DomainIndex::build(d.clone(), &embeddings);
+            let index = DomainIndex::build(d.clone(), &embeddings).with_pack(set.pack);
             (index, revision, IndexSource::Rebuilt(problem))
         }
     };
@@ -361,10 +425,10 @@ fn save_slot(store: &Store, slot: &Slot, state: &mut SlotState) -> Result<(), In
 fn rebuild_slot(store: &Store, slot: &Slot) -> Result<(), IndexError> {
     let mut state = slot.state.lock().expect("slot state");
     let result = (|| {
-        let (revision, embeddings) = store.domain_embeddings_at_revision(&slot.domain)?;
-        let index = DomainIndex::build(slot.domain.clone(), &embeddings);
+        let set = store.domain_embeddings_at_revision(&slot.domain)?;
+        let index = DomainIndex::build(slot.domain.clone(), &set.embeddings).with_pack(set.pack);
         *slot.current.write().expect("slot lock") = Arc::new(index);
-        state.revision = revision;
+        state.revision = set.revision;
         save_slot(store, slot, &mut state)
     })();
     state.rebuilding = false;

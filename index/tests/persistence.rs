@@ -55,7 +55,7 @@ fn enrol(store: &Store, d: &DomainCode, people: std::ops::Range<u64>) {
                     .collect(),
             })
             .collect();
-        store.add_embeddings(d, &id, &new).unwrap();
+        store.add_embeddings(d, "dlib-v1", &id, &new).unwrap();
     }
 }
 
@@ -64,7 +64,10 @@ fn options() -> IndexOptions {
 }
 
 fn found(set: &IndexSet, d: &DomainCode, p: u64) -> Option<PersonId> {
-    set.search(d, &vector(p)).unwrap().best.map(|m| m.person)
+    set.search(d, &dlib(&vector(p)))
+        .unwrap()
+        .best
+        .map(|m| m.person)
 }
 
 fn person(p: u64) -> PersonId {
@@ -214,7 +217,7 @@ fn added_embeddings_are_searchable_and_unknown_domains_are_errors() {
     assert_eq!(found(&set, &d, 11), Some(person(11)));
     let greece = code("greece");
     assert!(matches!(
-        set.search(&greece, &vector(1)),
+        set.search(&greece, &dlib(&vector(1))),
         Err(IndexError::NotServed(_))
     ));
     assert!(matches!(
@@ -223,4 +226,13 @@ fn added_embeddings_are_searchable_and_unknown_domains_are_errors() {
     ));
     // Unknown domains cannot be opened at all.
     assert!(IndexSet::open(store, &[code("atlantis")], options()).is_err());
+}
+
+/// The query of one dlib descriptor at dlib's threshold.
+fn dlib(vector: &[f32]) -> [PackQuery<'_>; 1] {
+    [PackQuery {
+        pack: "dlib-v1",
+        vector,
+        threshold: 0.6,
+    }]
 }

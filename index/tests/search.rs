@@ -69,7 +69,9 @@ fn enrol(store: &Store, domain: &str, who: &str, vectors: &[&Vec<f32>]) {
             vector: (*v).clone(),
         })
         .collect();
-    store.add_embeddings(&d, &person(who), &new).unwrap();
+    store
+        .add_embeddings(&d, "dlib-v1", &person(who), &new)
+        .unwrap();
 }
 
 fn params() -> SearchParams {
@@ -148,7 +150,9 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
 
     // A held-back photo of a Serbian face, asked on the Slovenian edge, is
     // found through inheritance after slovenia and croatia were searched.
-    let hit = set.search(&code("slovenia"), &v["img62.jpg"]).unwrap();
+    let hit = set
+        .search(&code("slovenia"), &dlib(&v["img62.jpg"]))
+        .unwrap();
     let best = hit.best.expect("person_05 found");
     assert_eq!(best.person, person("person_05"));
     assert_eq!(best.domain, code("serbia"));
@@ -158,7 +162,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     );
     assert!(best.distance < MATCH_THRESHOLD && best.confidence > 0.5 && best.votes >= 1);
     assert_eq!(
-        set.search(&code("serbia"), &v["img46.jpg"])
+        set.search(&code("serbia"), &dlib(&v["img46.jpg"]))
             .unwrap()
             .best
             .unwrap()
@@ -168,24 +172,26 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     // Greek data is not inherited: the Greek face is unknown here, and
     // greece itself is not served by this set at all.
     assert!(
-        set.search(&code("slovenia"), &v["img51.jpg"])
+        set.search(&code("slovenia"), &dlib(&v["img51.jpg"]))
             .unwrap()
             .best
             .is_none()
     );
     assert!(matches!(
-        set.search(&code("greece"), &v["img51.jpg"]),
+        set.search(&code("greece"), &dlib(&v["img51.jpg"])),
         Err(IndexError::NotServed(_))
     ));
     // A person never enrolled anywhere is unknown.
     assert!(
-        set.search(&code("slovenia"), &v["img25.jpg"])
+        set.search(&code("slovenia"), &dlib(&v["img25.jpg"]))
             .unwrap()
             .best
             .is_none()
     );
     // first_match stops at croatia when croatia matches.
-    let hit = set.search(&code("slovenia"), &v["img12.jpg"]).unwrap();
+    let hit = set
+        .search(&code("slovenia"), &dlib(&v["img12.jpg"]))
+        .unwrap();
     assert_eq!(hit.best.unwrap().domain, code("croatia"));
     assert_eq!(hit.searched, [code("slovenia"), code("croatia")]);
 
@@ -202,7 +208,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
         .unwrap();
     assert_eq!(set.get(&code("serbia")).unwrap().tombstones(), 3);
     assert!(
-        set.search(&code("slovenia"), &v["img62.jpg"])
+        set.search(&code("slovenia"), &dlib(&v["img62.jpg"]))
             .unwrap()
             .best
             .is_none()
@@ -219,7 +225,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
         sources(&reports)
     );
     assert!(
-        set.search(&code("slovenia"), &v["img62.jpg"])
+        set.search(&code("slovenia"), &dlib(&v["img62.jpg"]))
             .unwrap()
             .best
             .is_none()
@@ -228,7 +234,7 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
     set.rebuild(&code("serbia")).unwrap();
     assert_eq!(set.get(&code("serbia")).unwrap().tombstones(), 0);
     assert!(
-        set.search(&code("slovenia"), &v["img62.jpg"])
+        set.search(&code("slovenia"), &dlib(&v["img62.jpg"]))
             .unwrap()
             .best
             .is_none()
@@ -270,7 +276,9 @@ fn inheritance_isolation_removal_and_restart_on_the_bundled_samples() {
         "embeddings added while the node was down make croatia and serbia stale: {:?}",
         sources(&reports)
     );
-    let hit = set.search(&code("slovenia"), &v["img62.jpg"]).unwrap();
+    let hit = set
+        .search(&code("slovenia"), &dlib(&v["img62.jpg"]))
+        .unwrap();
     assert_eq!(hit.searched.len(), 3, "best mode searches every domain");
     let best = hit.best.unwrap();
     let d16 = facerec_vision::distance(&v["img62.jpg"], &v["img16.jpg"]);
@@ -335,7 +343,10 @@ fn held_back_photos_of_the_full_set() {
     }
     let (set, _) = open(&store, &[code("celebrities")]).unwrap();
     for (photo, who) in &held_back {
-        let best = set.search(&code("celebrities"), &v[*photo]).unwrap().best;
+        let best = set
+            .search(&code("celebrities"), &dlib(&v[*photo]))
+            .unwrap()
+            .best;
         assert_eq!(
             best.map(|b| b.person),
             Some(person(who)),
@@ -343,10 +354,22 @@ fn held_back_photos_of_the_full_set() {
         );
     }
     for photo in &by_person[stranger] {
-        let best = set.search(&code("celebrities"), &v[*photo]).unwrap().best;
+        let best = set
+            .search(&code("celebrities"), &dlib(&v[*photo]))
+            .unwrap()
+            .best;
         assert!(
             best.is_none(),
             "{photo} of the never-enrolled person matched {best:?}"
         );
     }
+}
+
+/// The query of one dlib descriptor at dlib's threshold.
+fn dlib(vector: &[f32]) -> [PackQuery<'_>; 1] {
+    [PackQuery {
+        pack: "dlib-v1",
+        vector,
+        threshold: 0.6,
+    }]
 }

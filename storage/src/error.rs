@@ -24,6 +24,14 @@ pub enum StorageError {
     UnknownImage { domain: String, id: u64 },
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "domain '{domain}' holds descriptors of model pack '{stored}', not '{given}': descriptors of two packs are never mixed (re-embed the domain to change its pack)"
+    )]
+    PackMismatch {
+        domain: String,
+        stored: String,
+        given: String,
+    },
     #[error("invalid datasets for '{domain}': {reason}")]
     InvalidDatasets { domain: String, reason: String },
     #[error(

@@ -48,6 +48,9 @@ pub struct DomainConfigEntry {
     pub filter: Option<String>,
     #[serde(default)]
     pub plugins: PluginSettings,
+    /// Model pack of a domain created by the import (an existing domain
+    /// keeps its own: only re-embedding changes a pack).
+    pub pack: Option<String>,
     pub is_active: Option<bool>,
 }
 
@@ -94,6 +97,7 @@ impl DomainConfigEntry {
             search_mode: self.search_mode.unwrap_or_default(),
             filter: self.filter.clone(),
             plugins: self.plugins.clone(),
+            pack: self.pack.clone(),
             is_active: self.is_active.unwrap_or(true),
         }
     }

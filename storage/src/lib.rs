@@ -22,11 +22,11 @@ pub use import::{DomainConfigEntry, DomainConfigFile, ImportReport};
 pub use layout::Layout;
 pub use model::{
     BatchKind, BatchMeta, DatasetLink, Domain, DomainPatch, DomainStats, DomainSummary, Image,
-    ImageSource, ImageStatus, NewDomain, NewImage, NewPerson, Person, PersonStatus, PluginRef,
-    PluginSettings, SearchMode,
+    ImageSource, ImageStatus, LEGACY_PACK, NewDomain, NewImage, NewPerson, Person, PersonStatus,
+    PluginRef, PluginSettings, SearchMode, validate_pack,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{
-    AppliedBatch, DatasetGraph, EMBEDDING_DIM, Embedding, IncomingBatch, NewEmbedding,
-    PendingChanges, Store, SyncedPerson,
+    AppliedBatch, DatasetGraph, EMBEDDING_DIM, Embedding, EmbeddingSet, IncomingBatch,
+    NewEmbedding, PendingChanges, Store, SyncedPerson,
 };

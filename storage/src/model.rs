@@ -40,6 +40,10 @@ pub struct Domain {
     /// Candidate plugins this domain runs and what they may reach.
     #[serde(default)]
     pub plugins: PluginSettings,
+    /// The model pack the domain's descriptors are made with (`dlib-v1`,
+    /// `sface-v1`); changed only by re-embedding every photo.
+    #[serde(default = "legacy_pack")]
+    pub pack: String,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -65,12 +69,40 @@ pub struct NewDomain {
     pub filter: Option<String>,
     #[serde(default)]
     pub plugins: PluginSettings,
+    /// Model pack for the domain's descriptors [default: `dlib-v1`].
+    pub pack: Option<String>,
     #[serde(default = "default_true")]
     pub is_active: bool,
 }
 
 fn default_true() -> bool {
     true
+}
+
+/// The pack of every descriptor stored before packs were recorded (they
+/// were all dlib's), and of a new domain that names none.
+pub const LEGACY_PACK: &str = "dlib-v1";
+
+fn legacy_pack() -> String {
+    LEGACY_PACK.to_string()
+}
+
+/// A pack name: `family-vN`, lowercase letters, digits and hyphens (which
+/// packs exist is the vision crate's business; this only keeps the name
+/// safe to store and log).
+pub fn validate_pack(pack: String) -> StorageResult<String> {
+    let ok = (3..=32).contains(&pack.len())
+        && pack
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(pack)
+    } else {
+        Err(StorageError::InvalidField {
+            field: "pack",
+            reason: format!("{pack:?} is not a pack name (like \"sface-v1\")"),
+        })
+    }
 }
 
 impl NewDomain {
@@ -85,6 +117,7 @@ impl NewDomain {
             search_mode: SearchMode::FirstMatch,
             filter: None,
             plugins: PluginSettings::default(),
+            pack: None,
             is_active: true,
         }
     }
@@ -111,6 +144,7 @@ impl NewDomain {
             search_mode: self.search_mode,
             filter: self.filter.map(validate_filter).transpose()?,
             plugins: self.plugins.validated()?,
+            pack: validate_pack(self.pack.unwrap_or_else(legacy_pack))?,
             is_active: self.is_active,
             created_at: now,
             updated_at: now,
@@ -540,4 +574,7 @@ pub struct BatchMeta {
     pub descriptors: u64,
     /// Hex sha256 of the batch content.
     pub content_hash: String,
+    /// The model pack of the batch's descriptors.
+    #[serde(default = "legacy_pack")]
+    pub pack: String,
 }

@@ -46,6 +46,10 @@ pub(crate) const EMBEDDING_REVISIONS: TableDefinition<&str, u64> =
     TableDefinition::new("embedding_revisions");
 pub(crate) const EMBEDDINGS_BY_PERSON: TableDefinition<(&str, &str, u64), ()> =
     TableDefinition::new("embeddings_by_person");
+/// domain code → the model pack of every embedding it holds. A domain with
+/// embeddings and no row holds `LEGACY_PACK`'s (stored before packs were).
+pub(crate) const EMBEDDING_PACKS: TableDefinition<&str, &str> =
+    TableDefinition::new("embedding_packs");
 
 /// (domain, person) → (): people erased since the domain's last batch; the
 /// next batch carries their removal.

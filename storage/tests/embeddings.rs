@@ -45,7 +45,7 @@ fn embeddings_round_trip_exactly_and_survive_reopen() {
             vector: vector(2.0),
         },
     ];
-    let ids = store.add_embeddings(&d, &p, &new).unwrap();
+    let ids = store.add_embeddings(&d, "dlib-v1", &p, &new).unwrap();
     assert_eq!(ids.len(), 2);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
@@ -68,7 +68,7 @@ fn invalid_vectors_and_unknown_people_store_nothing() {
     }];
     assert!(
         store
-            .add_embeddings(&d, &p, &short)
+            .add_embeddings(&d, "dlib-v1", &p, &short)
             .unwrap_err()
             .to_string()
             .contains("127")
@@ -85,14 +85,14 @@ fn invalid_vectors_and_unknown_people_store_nothing() {
             vector: nan,
         },
     ];
-    assert!(store.add_embeddings(&d, &p, &mixed).is_err());
+    assert!(store.add_embeddings(&d, "dlib-v1", &p, &mixed).is_err());
     let stranger = PersonId::parse("nobody").unwrap();
     let ok = [NewEmbedding {
         image_id: None,
         vector: vector(1.0),
     }];
     assert!(matches!(
-        store.add_embeddings(&d, &stranger, &ok),
+        store.add_embeddings(&d, "dlib-v1", &stranger, &ok),
         Err(StorageError::UnknownPerson { .. })
     ));
     assert_eq!(
@@ -127,9 +127,11 @@ fn removing_a_person_removes_only_their_embeddings() {
             vector: vector(s),
         }]
     };
-    store.add_embeddings(&d, &p, &one(1.0)).unwrap();
-    store.add_embeddings(&d, &p, &one(2.0)).unwrap();
-    store.add_embeddings(&d, &ana, &one(3.0)).unwrap();
+    store.add_embeddings(&d, "dlib-v1", &p, &one(1.0)).unwrap();
+    store.add_embeddings(&d, "dlib-v1", &p, &one(2.0)).unwrap();
+    store
+        .add_embeddings(&d, "dlib-v1", &ana, &one(3.0))
+        .unwrap();
     assert_eq!(store.remove_person_embeddings(&d, &p).unwrap(), 2);
     let left = store.domain_embeddings(&d).unwrap();
     assert_eq!(left.len(), 1);
@@ -149,7 +151,7 @@ fn the_embedding_revision_changes_with_every_change_and_never_repeats() {
         image_id: None,
         vector: vector(3.0),
     }];
-    store.add_embeddings(&d, &p, &one).unwrap();
+    store.add_embeddings(&d, "dlib-v1", &p, &one).unwrap();
     let r1 = store.embedding_revision(&d).unwrap();
     assert!(r1 > r0);
     // A removal that removes nothing is no change.
@@ -162,4 +164,44 @@ fn the_embedding_revision_changes_with_every_change_and_never_repeats() {
     // Another domain's change moves the global counter, not this domain's.
     store.create_domain(NewDomain::named("greece")).unwrap();
     assert_eq!(store.embedding_revision(&d).unwrap(), r2);
+}
+
+#[test]
+fn one_domain_never_holds_two_packs_and_re_embedding_swaps_them_at_once() {
+    let (_dir, store, d, p) = setup();
+    let one = |s| {
+        [NewEmbedding {
+            image_id: None,
+            vector: vector(s),
+        }]
+    };
+    assert_eq!(store.embedding_pack(&d).unwrap(), None);
+    store.add_embeddings(&d, "dlib-v1", &p, &one(1.0)).unwrap();
+    let err = store
+        .add_embeddings(&d, "sface-v1", &p, &one(2.0))
+        .unwrap_err();
+    assert!(matches!(err, StorageError::PackMismatch { .. }), "{err}");
+    assert!(
+        err.to_string().contains("'dlib-v1', not 'sface-v1'"),
+        "{err}"
+    );
+    assert_eq!(
+        store.embedding_count(&d).unwrap(),
+        1,
+        "the refused one was not stored"
+    );
+
+    let before = store.embedding_revision(&d).unwrap();
+    let revision = store
+        .replace_embeddings(&d, "sface-v1", &[(p.clone(), one(5.0).to_vec())])
+        .unwrap();
+    assert!(revision > before);
+    let set = store.domain_embeddings_at_revision(&d).unwrap();
+    assert_eq!(set.pack.as_deref(), Some("sface-v1"));
+    assert_eq!((set.revision, set.embeddings.len()), (revision, 1));
+    assert_eq!(set.embeddings[0].vector, vector(5.0));
+    assert_eq!(store.domain(&d).unwrap().pack, "sface-v1");
+    // Now dlib descriptors are the foreign ones.
+    assert!(store.add_embeddings(&d, "dlib-v1", &p, &one(1.0)).is_err());
+    store.add_embeddings(&d, "sface-v1", &p, &one(6.0)).unwrap();
 }

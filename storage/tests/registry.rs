@@ -227,6 +227,7 @@ fn batches_follow_seq_and_feed_stats() {
         people_removed: 0,
         descriptors: 3,
         content_hash: "00".repeat(32),
+        pack: "dlib-v1".into(),
     };
     assert!(store.last_batch(&d).unwrap().is_none());
     store.record_batch(&batch(1)).unwrap();

@@ -25,6 +25,16 @@ fn person(id: &str, seeds: &[f32]) -> SyncedPerson {
 }
 
 fn batch(seq: u64, kind: BatchKind, added: Vec<SyncedPerson>, removed: &[&str]) -> IncomingBatch {
+    batch_of_pack("dlib-v1", seq, kind, added, removed)
+}
+
+fn batch_of_pack(
+    pack: &str,
+    seq: u64,
+    kind: BatchKind,
+    added: Vec<SyncedPerson>,
+    removed: &[&str],
+) -> IncomingBatch {
     IncomingBatch {
         meta: BatchMeta {
             domain: DomainCode::parse("serbia").unwrap(),
@@ -36,6 +46,7 @@ fn batch(seq: u64, kind: BatchKind, added: Vec<SyncedPerson>, removed: &[&str]) 
             people_removed: removed.len() as u64,
             descriptors: added.iter().map(|p| p.embeddings.len() as u64).sum(),
             content_hash: "00".into(),
+            pack: pack.into(),
         },
         added,
         removed: removed
@@ -175,4 +186,63 @@ fn a_bad_batch_changes_nothing() {
         store.apply_batch(other),
         Err(StorageError::UnknownDomain(_))
     ));
+}
+
+#[test]
+fn a_delta_of_another_pack_is_refused_and_a_snapshot_switches_the_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    let d = DomainCode::parse("serbia").unwrap();
+    store
+        .apply_batch(batch(1, BatchKind::Delta, vec![person("ana", &[1.0])], &[]))
+        .unwrap();
+    assert_eq!(
+        store.embedding_pack(&d).unwrap().as_deref(),
+        Some("dlib-v1")
+    );
+
+    let err = store
+        .apply_batch(batch_of_pack(
+            "sface-v1",
+            2,
+            BatchKind::Delta,
+            vec![person("ivo", &[2.0])],
+            &[],
+        ))
+        .unwrap_err();
+    assert!(matches!(err, StorageError::PackMismatch { .. }), "{err}");
+    assert_eq!(
+        store.applied_seq(&d).unwrap(),
+        1,
+        "nothing of the refused delta stays"
+    );
+    assert_eq!(people(&store), ["ana"]);
+
+    let snapshot = store
+        .apply_batch(batch_of_pack(
+            "sface-v1",
+            3,
+            BatchKind::Snapshot,
+            vec![person("ivo", &[2.0])],
+            &[],
+        ))
+        .unwrap();
+    assert!(snapshot.replaced_all);
+    assert_eq!(
+        store.embedding_pack(&d).unwrap().as_deref(),
+        Some("sface-v1")
+    );
+    assert_eq!(people(&store), ["ivo"]);
+    // Deltas now follow the new pack.
+    store
+        .apply_batch(batch_of_pack(
+            "sface-v1",
+            4,
+            BatchKind::Delta,
+            vec![person("zoe", &[3.0])],
+            &[],
+        ))
+        .unwrap();
+    assert_eq!(people(&store), ["ivo", "zoe"]);
 }

@@ -144,3 +144,67 @@ impl FaceEngine {
             .collect()
     }
 }
+
+/// The engines of every pack a node may need, each loaded on first use
+/// (a hub may never process a photo, an edge may serve one pack only) and
+/// sharing one detector, since every pack detects with YuNet.
+pub struct Engines {
+    files: ModelFiles,
+    detector: std::sync::OnceLock<Arc<dyn Detector>>,
+    loaded: std::sync::Mutex<std::collections::HashMap<&'static str, FaceEngine>>,
+}
+
+impl Engines {
+    pub fn new(files: ModelFiles) -> Self {
+        Self {
+            files,
+            detector: Default::default(),
+            loaded: Default::default(),
+        }
+    }
+
+    /// `pack`'s engine, loading its models the first time (blocking).
+    pub fn get(&self, pack: &'static ModelPack) -> VisionResult<FaceEngine> {
+        if let Some(e) = self.loaded.lock().expect("engines lock").get(pack.name) {
+            return Ok(e.clone());
+        }
+        let detector = match self.detector.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d: Arc<dyn Detector> = match pack.detector {
+                    DetectorKind::Yunet => Arc::new(YuNetDetector::load(&self.files)?),
+                };
+                self.detector.get_or_init(|| d).clone()
+            }
+        };
+        let embedder = OnnxEmbedder::load(
+            &self.files,
+            pack.name,
+            pack.embedder,
+            pack.chip.size(),
+            pack.normalised(),
+        )?;
+        let engine = FaceEngine {
+            detector,
+            embedder: Arc::new(embedder),
+            pack,
+        };
+        Ok(self
+            .loaded
+            .lock()
+            .expect("engines lock")
+            .entry(pack.name)
+            .or_insert(engine)
+            .clone())
+    }
+
+    /// The engine of the pack called `name`.
+    pub fn named(&self, name: &str) -> VisionResult<FaceEngine> {
+        self.get(ModelPack::named(name)?)
+    }
+
+    /// Any engine, for work that only detects (the default pack's).
+    pub fn detector(&self) -> VisionResult<FaceEngine> {
+        self.get(DEFAULT_PACK)
+    }
+}

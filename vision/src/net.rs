@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::prelude::*;
 
-use crate::rewrite::faster_graph;
 use crate::error::{VisionError, VisionResult};
+use crate::rewrite::faster_graph;
 
 type Plan = Arc<TypedRunnableModel>;
 

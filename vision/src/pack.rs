@@ -143,6 +143,9 @@ mod tests {
     fn packs_are_found_by_name_and_unknown_names_are_refused() {
         assert_eq!(ModelPack::named("sface-v1").unwrap().name, "sface-v1");
         let err = ModelPack::named("arcface-v9").unwrap_err().to_string();
-        assert!(err.contains("arcface-v9") && err.contains("dlib-v1, sface-v1"), "{err}");
+        assert!(
+            err.contains("arcface-v9") && err.contains("dlib-v1, sface-v1"),
+            "{err}"
+        );
     }
 }

@@ -45,7 +45,11 @@ fn sface_in_tract_matches_onnxruntime() {
             .zip(&chip.descriptor)
             .map(|(g, r)| (g - r / norm).abs())
             .fold(0.0, f32::max);
-        assert!(worst < 1e-4, "{}: differs from onnxruntime by {worst}", chip.file);
+        assert!(
+            worst < 1e-4,
+            "{}: differs from onnxruntime by {worst}",
+            chip.file
+        );
         descriptors.push(got);
     }
     // The six chips are five people; img12 and img16 are different people,

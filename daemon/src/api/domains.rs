@@ -95,6 +95,10 @@ pub async fn create_domain(
     client.require_admin()?;
     let code = domain_code(&new.domain_code)?;
     client.authorize(&code)?;
+    if let Some(pack) = &new.pack {
+        facerec_vision::ModelPack::named(pack)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    }
     let domain = state.storage(move |s| s.create_domain(new)).await?;
     tracing::info!(domain = %domain.domain_code, by = %client.name, "domain created");
     let location = format!("/api/domains/{}", domain.domain_code);

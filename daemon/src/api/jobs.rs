@@ -72,19 +72,15 @@ pub async fn start_processing(
         .await?;
     let job = state.jobs.start("process", code.as_str(), total);
     let id = job.id();
-    let (store, engine, models) = (
-        state.store.clone(),
-        state.engine.clone(),
-        state.models_dir.clone(),
-    );
+    let (store, engines) = (state.store.clone(), state.engines.clone());
     tokio::task::spawn_blocking(move || {
         let outcome = (|| -> anyhow::Result<serde_json::Value> {
-            let engine = super::face_engine(&engine, &models)?;
+            let engine = engines.named(&store.domain(&code)?.pack)?;
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let step = job.clone();
             let report = process::process_domain(
                 &store,
-                engine,
+                &engine,
                 &code,
                 &process::QualityGates::default(),
                 threads,

@@ -48,8 +48,9 @@ pub struct AppState {
     pub plugins: Option<Arc<facerec_plugin_host::PluginHost>>,
     /// Long-running work clients poll at `/api/jobs/{id}`.
     pub jobs: Arc<crate::hub::jobs::Jobs>,
-    /// The face models, loaded on first use (a hub may never process).
-    pub engine: Arc<std::sync::OnceLock<facerec_vision::FaceEngine>>,
+    /// Every pack's face models, each loaded on first use (a hub may never
+    /// process, an edge may never be asked to recognise an upload).
+    pub engines: Arc<facerec_vision::Engines>,
     pub models_dir: Arc<std::path::PathBuf>,
     /// Limits of the hub's downloads (shared with plugins).
     pub http_limits: facerec_plugin_host::HttpLimits,
@@ -175,19 +176,6 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
-}
-
-/// The face models, loaded on first use and shared after (a hub may never
-/// process, an edge may never be asked to recognise an upload).
-pub fn face_engine<'a>(
-    engine: &'a std::sync::OnceLock<facerec_vision::FaceEngine>,
-    models_dir: &std::path::Path,
-) -> anyhow::Result<&'a facerec_vision::FaceEngine> {
-    if let Some(e) = engine.get() {
-        return Ok(e);
-    }
-    let loaded = facerec_vision::FaceEngine::load(&facerec_vision::ModelFiles::new(models_dir))?;
-    Ok(engine.get_or_init(|| loaded))
 }
 
 pub fn router(state: AppState) -> Router {

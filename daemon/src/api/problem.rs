@@ -90,7 +90,7 @@ impl From<StorageError> for ApiError {
             E::UnknownDomain(_) | E::UnknownPerson { .. } | E::UnknownImage { .. } => {
                 ApiError::not_found(e.to_string())
             }
-            E::DomainExists(_) | E::Conflict(_) => {
+            E::DomainExists(_) | E::Conflict(_) | E::PackMismatch { .. } => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),

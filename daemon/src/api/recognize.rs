@@ -203,15 +203,12 @@ async fn run(
             "the body is empty: send the image's bytes",
         ));
     }
-    let (engine, models, store) = (
-        state.engine.clone(),
-        state.models_dir.clone(),
-        state.store.clone(),
-    );
+    let (engines, store) = (state.engines.clone(), state.store.clone());
     let result = tokio::task::spawn_blocking(move || -> Result<RecognizeResult, ApiError> {
         let image = decode_image(&body, &DecodeLimits::default())
             .map_err(|e| ApiError::unprocessable(format!("the body is not a usable image: {e}")))?;
-        let engine = super::face_engine(&engine, &models)
+        let engine = engines
+            .detector()
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let detector = DetectorConfig {
             min_face: query
@@ -220,16 +217,15 @@ async fn run(
             ..DetectorConfig::default()
         };
         let faces = engine
-            .analyze_within(&image, &detector, DETECT_MAX_SIDE)
-            .map_err(|e| ApiError::internal(format!("face analysis failed: {e}")))?;
+            .detect_within(&image, &detector, DETECT_MAX_SIDE)
+            .map_err(|e| ApiError::internal(format!("face detection failed: {e}")))?;
         let mut out = RecognizeResult {
             domain: domain.to_string(),
             searched: vec![],
             recognized: vec![],
             unrecognized: vec![],
         };
-        for analyzed in faces {
-            let f = &analyzed.face;
+        for f in &faces {
             let detected = DetectedFace {
                 bbox: FaceBox {
                     x1: f.bbox.x1,
@@ -240,9 +236,9 @@ async fn run(
                 landmarks: f.landmarks.to_vec(),
                 detection_score: f.score,
             };
-            let outcome = index
-                .search(&domain, analyzed.descriptor.as_slice())
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let outcome = crate::recognition::recognise(&engines, &index, &domain, &image, f)
+                .map_err(|e| ApiError::internal(format!("recognition failed: {e:#}")))?
+                .outcome;
             out.searched = outcome.searched.iter().map(|d| d.to_string()).collect();
             let Some(m) = outcome.best else {
                 out.unrecognized.push(detected);

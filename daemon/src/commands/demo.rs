@@ -84,7 +84,10 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
         "hub on http://{} with the example domains",
         hub.addr
     ));
-    let engine = super::faces::load_engine(config)?;
+    let engines = Arc::new(facerec_vision::Engines::new(
+        facerec_vision::ModelFiles::new(&config.models_dir),
+    ));
+    let engine = engines.get(facerec_vision::DEFAULT_PACK)?;
     let key = crate::hub::keys::hub_key(hub.store.layout())?;
     {
         let (store, engine, key, samples, work) = (
@@ -153,7 +156,7 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
             }],
             Some(&DomainCode::parse(primary)?),
             crate::live::LiveDeps {
-                engine: engine.clone(),
+                engines: engines.clone(),
                 index: edge.index.clone().context("an edge has an index")?,
                 store: edge.store.clone(),
                 device_id: format!("demo-{name}"),

@@ -128,6 +128,9 @@ fn list(store: &Store, json: bool) -> anyhow::Result<()> {
 }
 
 fn create(store: &Store, args: CreateDomainArgs) -> anyhow::Result<()> {
+    if let Some(pack) = &args.pack {
+        facerec_vision::ModelPack::named(pack)?;
+    }
     let domain = store.create_domain(NewDomain {
         domain_code: args.code,
         display_name: args.name,
@@ -138,6 +141,7 @@ fn create(store: &Store, args: CreateDomainArgs) -> anyhow::Result<()> {
         search_mode: Default::default(),
         filter: args.filter,
         plugins: Default::default(),
+        pack: args.pack,
         is_active: true,
     })?;
     println!(

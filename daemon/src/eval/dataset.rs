@@ -93,7 +93,11 @@ impl Dataset {
             };
             let (file, identity) = (file.trim(), identity.trim());
             if file.contains('/') || file.contains("..") {
-                bail!("{} line {}: {file:?} is not a file name", csv.display(), n + 1);
+                bail!(
+                    "{} line {}: {file:?} is not a file name",
+                    csv.display(),
+                    n + 1
+                );
             }
             index.insert(file.to_string(), first + index.len());
             self.photos.push(Photo {
@@ -111,11 +115,19 @@ impl Dataset {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    bail!("{} line {}: expected file_x,file_y,same", pairs.display(), n + 1);
+                    bail!(
+                        "{} line {}: expected file_x,file_y,same",
+                        pairs.display(),
+                        n + 1
+                    );
                 };
                 let find = |f: &str| {
                     index.get(f).copied().with_context(|| {
-                        format!("{} line {}: {f} is not in identities.csv", pairs.display(), n + 1)
+                        format!(
+                            "{} line {}: {f} is not in identities.csv",
+                            pairs.display(),
+                            n + 1
+                        )
                     })
                 };
                 self.pairs.push(Pair {
@@ -166,8 +178,16 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let flat = root.path().join("flat");
         std::fs::create_dir_all(&flat).unwrap();
-        std::fs::write(flat.join("identities.csv"), "file,identity\na.jpg,x\nb.jpg,x\nc.jpg,y\n").unwrap();
-        std::fs::write(flat.join("pairs.csv"), "file_x,file_y,same\na.jpg,b.jpg,1\na.jpg,c.jpg,0\n").unwrap();
+        std::fs::write(
+            flat.join("identities.csv"),
+            "file,identity\na.jpg,x\nb.jpg,x\nc.jpg,y\n",
+        )
+        .unwrap();
+        std::fs::write(
+            flat.join("pairs.csv"),
+            "file_x,file_y,same\na.jpg,b.jpg,1\na.jpg,c.jpg,0\n",
+        )
+        .unwrap();
         let folders = root.path().join("folders");
         std::fs::create_dir_all(folders.join("x")).unwrap();
         std::fs::write(folders.join("x/1.jpg"), b"").unwrap();
@@ -175,7 +195,10 @@ mod tests {
         std::fs::write(folders.join("x/notes.txt"), b"").unwrap();
         let set = Dataset::load(&[flat, folders]).unwrap();
         let ids: Vec<&str> = set.photos.iter().map(|p| p.identity.as_str()).collect();
-        assert_eq!(ids, ["flat/x", "flat/x", "flat/y", "folders/x", "folders/x"]);
+        assert_eq!(
+            ids,
+            ["flat/x", "flat/x", "flat/y", "folders/x", "folders/x"]
+        );
         // The flat set's two listed pairs, then the folder set's one pair.
         assert_eq!(set.pairs.len(), 3);
         assert!(set.pairs[2].same && (set.pairs[2].a, set.pairs[2].b) == (3, 4));

@@ -51,13 +51,7 @@ pub fn verification(photos: &[Embedded], pairs: &[Pair], threshold: f32) -> Veri
     let all_pairs;
     let pairs = if pairs.is_empty() {
         all_pairs = (0..photos.len())
-            .flat_map(|a| {
-                (a + 1..photos.len()).map(move |b| Pair {
-                    a,
-                    b,
-                    same: false,
-                })
-            })
+            .flat_map(|a| (a + 1..photos.len()).map(move |b| Pair { a, b, same: false }))
             .map(|p| Pair {
                 same: photos[p.a].identity == photos[p.b].identity,
                 ..p
@@ -99,12 +93,18 @@ pub fn verification(photos: &[Embedded], pairs: &[Pair], threshold: f32) -> Veri
         Vec::new()
     } else {
         let (lo, hi) = (candidates[0], candidates[candidates.len() - 1]);
-        (0..=20).map(|i| rates(lo + (hi - lo) * i as f32 / 20.0)).collect()
+        (0..=20)
+            .map(|i| rates(lo + (hi - lo) * i as f32 / 20.0))
+            .collect()
     };
     Verification {
         genuine_pairs: genuine.len(),
         impostor_pairs: impostor.len(),
-        pairs_missing_a_face: genuine.iter().chain(&impostor).filter(|d| d.is_none()).count(),
+        pairs_missing_a_face: genuine
+            .iter()
+            .chain(&impostor)
+            .filter(|d| d.is_none())
+            .count(),
         at_threshold: rates(threshold),
         equal_error,
         sweep,
@@ -208,16 +208,28 @@ pub fn open_set(photos: &[Embedded], threshold: f32) -> OpenSet {
     summarise(probes, enrolled_identities, gallery_photos, threshold)
 }
 
-fn summarise(probes: Vec<Probe>, enrolled_identities: usize, gallery_photos: usize, threshold: f32) -> OpenSet {
+fn summarise(
+    probes: Vec<Probe>,
+    enrolled_identities: usize,
+    gallery_photos: usize,
+    threshold: f32,
+) -> OpenSet {
     let (enrolled, strangers): (Vec<&Probe>, Vec<&Probe>) =
         probes.iter().partition(|p| p.enrolled_as.is_some());
     let right = |p: &Probe| p.enrolled_as.as_deref() == Some(p.nearest.as_str());
     let frac = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
     let point = |t: f32| OperatingPoint {
         threshold: t,
-        fpir: frac(strangers.iter().filter(|p| p.distance < t).count(), strangers.len()),
+        fpir: frac(
+            strangers.iter().filter(|p| p.distance < t).count(),
+            strangers.len(),
+        ),
         fnir: frac(
-            enrolled.len() - enrolled.iter().filter(|p| right(p) && p.distance < t).count(),
+            enrolled.len()
+                - enrolled
+                    .iter()
+                    .filter(|p| right(p) && p.distance < t)
+                    .count(),
             enrolled.len(),
         ),
     };
@@ -226,10 +238,18 @@ fn summarise(probes: Vec<Probe>, enrolled_identities: usize, gallery_photos: usi
     // The largest threshold naming at most `fpir` of the strangers.
     let at_fpir = |fpir: f64| {
         let allowed = (fpir * stranger_distances.len() as f64).floor() as usize;
-        point(stranger_distances.get(allowed).copied().unwrap_or(f32::INFINITY))
+        point(
+            stranger_distances
+                .get(allowed)
+                .copied()
+                .unwrap_or(f32::INFINITY),
+        )
     };
-    let mut right_distances: Vec<f32> =
-        enrolled.iter().filter(|p| right(p)).map(|p| p.distance).collect();
+    let mut right_distances: Vec<f32> = enrolled
+        .iter()
+        .filter(|p| right(p))
+        .map(|p| p.distance)
+        .collect();
     right_distances.sort_by(f32::total_cmp);
     let needed = (0.98 * enrolled.len() as f64).ceil() as usize;
     let at_fnir_2pct = (needed > 0 && needed <= right_distances.len())
@@ -271,17 +291,38 @@ mod tests {
             photo("a", 0.1),
             photo("b", 1.0),
             photo("b", 1.2),
-            Embedded { identity: "c".into(), descriptor: None },
+            Embedded {
+                identity: "c".into(),
+                descriptor: None,
+            },
         ];
         let v = verification(&photos, &[], 0.5);
-        assert_eq!((v.genuine_pairs, v.impostor_pairs, v.pairs_missing_a_face), (2, 8, 4));
-        assert_eq!((v.at_threshold.far, v.at_threshold.frr, v.at_threshold.accuracy), (0.0, 0.0, 1.0));
+        assert_eq!(
+            (v.genuine_pairs, v.impostor_pairs, v.pairs_missing_a_face),
+            (2, 8, 4)
+        );
+        assert_eq!(
+            (
+                v.at_threshold.far,
+                v.at_threshold.frr,
+                v.at_threshold.accuracy
+            ),
+            (0.0, 0.0, 1.0)
+        );
         let loose = verification(&photos, &[], 0.95);
         assert_eq!(loose.at_threshold.far, 1.0 / 8.0); // 0.9 only
         let strict = verification(&photos, &[], 0.15);
         assert_eq!(strict.at_threshold.frr, 0.5);
         // Given pairs replace "every pair".
-        let given = verification(&photos, &[Pair { a: 0, b: 4, same: true }], 0.5);
+        let given = verification(
+            &photos,
+            &[Pair {
+                a: 0,
+                b: 4,
+                same: true,
+            }],
+            0.5,
+        );
         assert_eq!((given.genuine_pairs, given.at_threshold.frr), (1, 1.0));
     }
 

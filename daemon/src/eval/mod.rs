@@ -79,7 +79,8 @@ pub fn run(request: &EvalRequest) -> anyhow::Result<EvalReport> {
     }
     let limits = DecodeLimits::default();
     let decode = |path: &PathBuf| -> anyhow::Result<facerec_vision::RgbImage> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         decode_image(&bytes, &limits).with_context(|| path.display().to_string())
     };
     let identities = set

@@ -57,20 +57,30 @@ pub fn print_table(report: &EvalReport) {
         let d = &r[i].detection;
         format!("{} / {}", d.boxes_on_no_face_images.len(), d.no_face_images)
     });
-    row("detect per photo (median)", &|i| format!("{:.1} ms", r[i].timing.detect_ms));
-    row("chip + embed per face (median)", &|i| format!("{:.1} ms", r[i].timing.embed_ms));
+    row("detect per photo (median)", &|i| {
+        format!("{:.1} ms", r[i].timing.detect_ms)
+    });
+    row("chip + embed per face (median)", &|i| {
+        format!("{:.1} ms", r[i].timing.embed_ms)
+    });
     row("verification pairs (genuine / impostor)", &|i| {
         let v = &r[i].verification;
         format!("{} / {}", v.genuine_pairs, v.impostor_pairs)
     });
-    row("accuracy at the threshold", &|i| pct(r[i].verification.at_threshold.accuracy));
+    row("accuracy at the threshold", &|i| {
+        pct(r[i].verification.at_threshold.accuracy)
+    });
     row("FAR / FRR at the threshold", &|i| {
         let a = &r[i].verification.at_threshold;
         format!("{} / {}", pct(a.far), pct(a.frr))
     });
     row("equal error rate (at)", &|i| {
         let e = &r[i].verification.equal_error;
-        format!("{} ({:.3})", pct((e.far + e.frr) / 2.0), packs[i].score_of(e.threshold))
+        format!(
+            "{} ({:.3})",
+            pct((e.far + e.frr) / 2.0),
+            packs[i].score_of(e.threshold)
+        )
     });
     row("open set: enrolled ids / gallery photos", &|i| {
         let o = &r[i].open_set;
@@ -95,7 +105,12 @@ pub fn print_table(report: &EvalReport) {
     });
     row("at the threshold: strangers named", &|i| {
         let o = &r[i].open_set;
-        format!("{} of {} ({})", o.strangers_named, o.stranger_probes, pct(o.at_threshold.fpir))
+        format!(
+            "{} of {} ({})",
+            o.strangers_named,
+            o.stranger_probes,
+            pct(o.at_threshold.fpir)
+        )
     });
     println!("{t}");
 }

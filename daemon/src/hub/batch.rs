@@ -7,8 +7,10 @@
 //! - `recognized_faces_batched/{domain}/batch_{seq:04}/batch_metadata.json`
 //!   and `training_batches/{domain}_{id}.json` — the signed manifest.
 //!
-//! The signature covers `facerec-batch/1`, domain, seq, id, kind and the
-//! content's sha256, one per line; verifying recomputes the hash.
+//! The signature covers `facerec-batch/2`, domain, seq, id, kind, the model
+//! pack of its descriptors and the content's sha256, one per line;
+//! verifying recomputes the hash. Batches of format 1 (before packs were
+//! recorded, all of dlib's descriptors) still verify, as pack `dlib-v1`.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,13 @@ use facerec_storage::{BatchKind, BatchMeta, DomainCode, PersonId, Store};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const FORMAT: &str = "facerec-batch/1";
+pub const FORMAT: &str = "facerec-batch/2";
+/// The format before packs; its batches hold `LEGACY_PACK` descriptors.
+const FORMAT_1: &str = "facerec-batch/1";
+
+fn legacy_pack() -> String {
+    facerec_storage::LEGACY_PACK.to_string()
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BatchEmbedding {
@@ -85,6 +93,11 @@ pub struct BatchManifest {
     pub people_added: u64,
     pub people_removed: u64,
     pub descriptors: u64,
+    /// The model pack that made every descriptor in the batch; an edge
+    /// applies only batches of the pack its copy of the domain holds (a
+    /// snapshot may switch it) and of a pack its build runs.
+    #[serde(default = "legacy_pack")]
+    pub pack: String,
     /// Hex sha256 of `descriptors.json`.
     pub content_sha256: String,
     /// Hex ed25519 public key that signed it.
@@ -99,11 +112,26 @@ impl BatchManifest {
             BatchKind::Delta => "delta",
             BatchKind::Snapshot => "snapshot",
         };
+        if self.format == FORMAT_1 {
+            return format!(
+                "{FORMAT_1}\n{}\n{}\n{}\n{kind}\n{}\n",
+                self.domain, self.seq, self.id, self.content_sha256
+            );
+        }
         format!(
-            "{FORMAT}\n{}\n{}\n{}\n{kind}\n{}\n",
-            self.domain, self.seq, self.id, self.content_sha256
+            "{}\n{}\n{}\n{}\n{kind}\n{}\n{}\n",
+            self.format, self.domain, self.seq, self.id, self.pack, self.content_sha256
         )
     }
+}
+
+/// The pack of a domain's descriptors: what it stores, else (none yet) the
+/// pack the domain names.
+fn pack_of(store: &Store, domain: &DomainCode) -> anyhow::Result<String> {
+    Ok(match store.embedding_pack(domain)? {
+        Some(p) => p,
+        None => store.domain(domain)?.pack,
+    })
 }
 
 pub fn batch_dir(store: &Store, domain: &DomainCode, seq: u64) -> PathBuf {
@@ -154,6 +182,7 @@ fn sign(
     key: &SigningKey,
     content: &BatchContent,
     kind: BatchKind,
+    pack: &str,
 ) -> anyhow::Result<(Vec<u8>, BatchManifest)> {
     let bytes = serde_json::to_vec(content)?;
     let mut manifest = BatchManifest {
@@ -170,6 +199,7 @@ fn sign(
             .iter()
             .map(|p| p.embeddings.len() as u64)
             .sum(),
+        pack: pack.to_string(),
         content_sha256: hex::encode(Sha256::digest(&bytes)),
         public_key: hex::encode(key.verifying_key().to_bytes()),
         signature: String::new(),
@@ -216,7 +246,7 @@ pub fn build_snapshot(
         added,
         removed: vec![],
     };
-    let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot)?;
+    let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot, &pack_of(store, domain)?)?;
     write_batch_files(&snapshot_dir(store, domain, last.seq), &bytes, &manifest)?;
     tracing::info!(domain = %domain, seq = last.seq, people = manifest.people_added, "snapshot built");
     Ok(manifest)
@@ -244,7 +274,7 @@ pub fn build_delta(
         removed: pending.removed.iter().map(PersonId::to_string).collect(),
         added,
     };
-    let (bytes, manifest) = sign(key, &content, BatchKind::Delta)?;
+    let (bytes, manifest) = sign(key, &content, BatchKind::Delta, &pack_of(store, domain)?)?;
     let id = manifest.id.clone();
 
     // Files first (a leftover of a crashed build of this seq is replaced),
@@ -263,6 +293,7 @@ pub fn build_delta(
             people_removed: manifest.people_removed,
             descriptors: manifest.descriptors,
             content_hash: manifest.content_sha256.clone(),
+            pack: manifest.pack.clone(),
         },
         &pending,
     )?;
@@ -274,8 +305,14 @@ pub fn build_delta(
 /// Checks a manifest's format and its signature against `trusted` — before
 /// an edge buffers any of its content.
 pub fn verify_manifest(manifest: &BatchManifest, trusted: &[VerifyingKey]) -> anyhow::Result<()> {
-    if manifest.format != FORMAT {
+    if manifest.format != FORMAT && manifest.format != FORMAT_1 {
         bail!("unknown batch format {:?}", manifest.format);
+    }
+    if manifest.format == FORMAT_1 && manifest.pack != facerec_storage::LEGACY_PACK {
+        bail!(
+            "a {FORMAT_1} batch names pack {:?}, which that format cannot carry",
+            manifest.pack
+        );
     }
     let signature = Signature::from_slice(
         &hex::decode(&manifest.signature).context("the signature is not hex")?,

@@ -51,10 +51,17 @@ impl Default for QualityGates {
     }
 }
 
+fn legacy_pack() -> String {
+    facerec_storage::LEGACY_PACK.to_string()
+}
+
 /// What staging keeps next to each chip.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StagedFace {
     pub image_id: u64,
+    /// The model pack that made `descriptor`.
+    #[serde(default = "legacy_pack")]
+    pub pack: String,
     pub person: String,
     pub descriptor: Vec<f32>,
     pub score: f32,
@@ -130,6 +137,7 @@ fn examine(store: &Store, engine: &FaceEngine, gates: &QualityGates, image: &Ima
     Outcome::Face(
         StagedFace {
             image_id: image.id,
+            pack: engine.pack.name.to_string(),
             person: image.person.to_string(),
             descriptor: descriptor.0,
             score: face.score,

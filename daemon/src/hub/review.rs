@@ -87,7 +87,14 @@ pub fn approve(
                 vector: f.descriptor.clone(),
             })
             .collect();
-        store.approve_faces(domain, person, &embeddings)?;
+        let pack = &faces[0].pack;
+        if let Some(other) = faces.iter().find(|f| &f.pack != pack) {
+            anyhow::bail!(
+                "person '{person}' has staged faces of two model packs ({pack}, {}): process the person's photos again",
+                other.pack
+            );
+        }
+        store.approve_faces(domain, pack, person, &embeddings)?;
         for face in &faces {
             for ext in ["png", "json"] {
                 let _ = std::fs::remove_file(staging.join(format!("{}.{ext}", face.image_id)));

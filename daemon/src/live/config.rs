@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use facerec_camera::SourceSpec;
-use facerec_vision::{DetectorConfig, MATCH_THRESHOLD};
+use facerec_vision::DetectorConfig;
 use serde::{Deserialize, Serialize};
 
 use super::tracker::TrackerConfig;
@@ -34,9 +34,10 @@ pub struct LiveSettings {
     pub min_face: f32,
     /// The detector score a face needs to be tracked, in [0, 1).
     pub detector_score: f32,
-    /// Descriptor distance under which a face is a match; at most the
-    /// index's own threshold (0.6): a camera may be stricter, not looser.
-    pub match_threshold: f32,
+    /// A stricter match threshold for this camera, in the pack's own
+    /// metric (dlib-v1: a distance below 0.6; sface-v1: a similarity above
+    /// 0.45). Unset: the pack's. A looser value is held to the pack's.
+    pub match_threshold: Option<f32>,
     /// A track is embedded when it appears and then at most this often.
     pub embed_interval_ms: u64,
     /// The identity vote is over this many latest samples.
@@ -57,7 +58,7 @@ impl Default for LiveSettings {
             detect_every: 1,
             min_face: 40.0,
             detector_score: DetectorConfig::default().score_threshold,
-            match_threshold: MATCH_THRESHOLD,
+            match_threshold: None,
             embed_interval_ms: 1000,
             samples: tracker.samples,
             lost_after_ms: tracker.lost_after.as_millis() as u64,
@@ -123,10 +124,10 @@ impl CameraConfig {
         if !(12.0..=2000.0).contains(&s.min_face) {
             return bad("min_face must be 12–2000 pixels");
         }
-        if !(s.match_threshold > 0.0 && s.match_threshold <= MATCH_THRESHOLD) {
-            return bad(&format!(
-                "match_threshold must be in (0, {MATCH_THRESHOLD}]: a camera may be stricter than the index, not looser"
-            ));
+        if s.match_threshold.is_some_and(|t| !(t > 0.0 && t < 2.0)) {
+            return bad(
+                "match_threshold must be in (0, 2): a distance (dlib-v1) or a similarity (sface-v1)",
+            );
         }
         if !(0.0..1.0).contains(&s.detector_score) {
             return bad("detector_score must be in [0, 1)");
@@ -172,9 +173,9 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_naming_the_camera() {
         let mut c = CameraConfig::from_short(1, "replay:/tmp/x@10").unwrap();
-        c.settings.match_threshold = 0.9;
+        c.settings.match_threshold = Some(-0.5);
         assert!(c.validate().unwrap_err().contains("cam1"));
-        c.settings.match_threshold = 0.5;
+        c.settings.match_threshold = Some(0.5);
         c.validate().unwrap();
         c.id = "../etc".into();
         assert!(c.validate().unwrap_err().contains("a–z"));

@@ -13,13 +13,14 @@ use std::time::Instant;
 use facerec_camera::{Frame, FrameFeed, SourceStatus};
 use facerec_index::IndexSet;
 use facerec_storage::{DomainCode, PersonId, Store};
-use facerec_vision::{Face, FaceEngine};
+use facerec_vision::Face;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::config::{CameraConfig, LiveSettings};
 use super::events::{EventBox, EventBus, EventKind, EventPerson, LiveEvent};
-use super::tracker::{Decision, Label, Sample, SampleOutcome, Track, Tracker};
+use super::tracker::{Decision, Label, Sample, SampleOutcome, Track, Tracker, TrackerConfig};
+use crate::recognition::Recognised;
 
 /// A track as the live view draws it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -76,7 +77,7 @@ impl CameraRuntime {
 /// What every camera's pipeline shares.
 #[derive(Clone)]
 pub struct LiveDeps {
-    pub engine: FaceEngine,
+    pub engines: Arc<facerec_vision::Engines>,
     pub index: Arc<IndexSet>,
     pub store: Arc<Store>,
     pub device_id: String,
@@ -107,11 +108,12 @@ pub fn start_with_feed(
         stats: Mutex::new(CameraStats::default()),
         stop,
     });
+    let tracker = Tracker::new(tracker_config(camera, &domain, &deps));
     let analysis = Analysis {
         camera: camera.id.clone(),
         domain,
         settings: camera.settings,
-        tracker: Tracker::new(camera.settings.tracker()),
+        tracker,
         last_detection: None,
         frame_no: 0,
         events: 0,
@@ -120,6 +122,19 @@ pub fn start_with_feed(
     };
     tokio::spawn(run(runtime.clone(), feed, analysis, stopped));
     runtime
+}
+
+/// The camera's tracker settings, its re-identification distance scaled to
+/// the pack of the camera's domain (descriptors of another pack spread
+/// over another range).
+fn tracker_config(camera: &CameraConfig, domain: &DomainCode, deps: &LiveDeps) -> TrackerConfig {
+    let pack = crate::recognition::route_packs(&deps.index, domain)
+        .ok()
+        .and_then(|p| p.first().copied())
+        .unwrap_or(facerec_vision::DEFAULT_PACK);
+    let mut config = camera.settings.tracker();
+    config.reid_distance = 0.75 * pack.match_distance();
+    config
 }
 
 async fn run(
@@ -238,7 +253,8 @@ impl Analysis {
             let t = Instant::now();
             let faces: Vec<Face> = self
                 .deps
-                .engine
+                .engines
+                .detector()?
                 .detect(&frame.image, &self.settings.detector())?;
             self.observe("detect", t);
             for gone in self.tracker.update(faces, now) {
@@ -251,12 +267,12 @@ impl Analysis {
                 .filter_map(|id| Some((id, self.tracker.get(id)?.face.clone())))
                 .collect();
             let t = Instant::now();
-            let descriptors = self.embed_all(&frame.image, &due)?;
+            let recognised = self.recognise_all(&frame.image, &due)?;
             if !due.is_empty() {
                 self.observe("embed", t);
             }
-            for ((id, face), descriptor) in due.into_iter().zip(descriptors) {
-                self.sample(id, face, descriptor, frame)?;
+            for ((id, face), r) in due.into_iter().zip(recognised) {
+                self.sample(id, face, r, frame)?;
             }
         }
         // Draw only faces the latest detection saw: a track kept alive
@@ -271,17 +287,18 @@ impl Analysis {
             .collect())
     }
 
-    /// Embeds the faces, on two threads when there are several: faces that
-    /// appear together (a group walking in) are announced sooner.
-    fn embed_all(
+    /// Embeds and searches the faces, on two threads when there are
+    /// several: faces that appear together (a group walking in) are
+    /// announced sooner.
+    fn recognise_all(
         &self,
         image: &facerec_vision::RgbImage,
         due: &[(u64, Face)],
-    ) -> anyhow::Result<Vec<facerec_vision::Descriptor>> {
-        let engine = &self.deps.engine;
+    ) -> anyhow::Result<Vec<Recognised>> {
+        let (engines, index, domain) = (&self.deps.engines, &self.deps.index, &self.domain);
         let embed = |part: &[(u64, Face)]| -> anyhow::Result<Vec<_>> {
             part.iter()
-                .map(|(_, f)| Ok(engine.embed_face(image, f)?))
+                .map(|(_, f)| crate::recognition::recognise(engines, index, domain, image, f))
                 .collect()
         };
         if due.len() < 2 {
@@ -301,17 +318,26 @@ impl Analysis {
         &mut self,
         id: u64,
         face: Face,
-        descriptor: facerec_vision::Descriptor,
+        recognised: Recognised,
         frame: &Frame,
     ) -> anyhow::Result<()> {
-        let t = Instant::now();
-        let outcome = self
-            .deps
-            .index
-            .search(&self.domain, descriptor.as_slice())?;
-        self.observe("search", t);
-        let sample = match outcome.best {
-            Some(m) if m.distance <= self.settings.match_threshold => Sample {
+        self.deps
+            .metrics
+            .live
+            .stage_seconds
+            .with_label_values(&[&self.camera, "search"])
+            .observe(recognised.search_time.as_secs_f64());
+        // A camera may be stricter than the pack, never looser.
+        let pack = recognised.pack;
+        let allowed = self
+            .settings
+            .match_threshold
+            .map_or(pack.match_distance(), |t| {
+                pack.distance_for(t).min(pack.match_distance())
+            });
+        let descriptor = recognised.descriptor;
+        let sample = match recognised.outcome.best {
+            Some(m) if m.distance <= allowed => Sample {
                 label: Label::Known {
                     domain: m.domain.to_string(),
                     person: m.person.to_string(),

@@ -60,6 +60,7 @@ pub fn incoming(manifest: &BatchManifest, content: BatchContent) -> anyhow::Resu
             people_removed: manifest.people_removed,
             descriptors: manifest.descriptors,
             content_hash: manifest.content_sha256.clone(),
+            pack: manifest.pack.clone(),
         },
         added,
         removed,

@@ -291,7 +291,15 @@ impl EdgeSync {
             },
             m.domain
         );
-        verify_manifest(m, &self.trusted)
+        verify_manifest(m, &self.trusted)?;
+        if let Err(e) = facerec_vision::ModelPack::named(&m.pack) {
+            self.metrics
+                .sync_pack_refusals
+                .with_label_values(&[b.domain.as_str(), m.pack.as_str()])
+                .inc();
+            anyhow::bail!("its descriptors are of a model pack this edge cannot run: {e}");
+        }
+        Ok(())
     }
 
     async fn on_chunk(&mut self, b: &BatchRef, n: u32, bytes: &[u8]) -> anyhow::Result<()> {
@@ -372,6 +380,15 @@ impl EdgeSync {
                 // Storage refused it (out of order after all, or invalid
                 // data): nothing was applied; resync from what is stored.
                 sync.applied = self.store.applied_seq(&domain).unwrap_or(sync.applied);
+                if let Some(facerec_storage::StorageError::PackMismatch { given, .. }) = e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<facerec_storage::StorageError>())
+                {
+                    self.metrics
+                        .sync_pack_refusals
+                        .with_label_values(&[domain.as_str(), given.as_str()])
+                        .inc();
+                }
                 self.metrics
                     .sync_batches
                     .with_label_values(&[domain.as_str(), "rejected"])

@@ -76,6 +76,7 @@ pub fn enrol_serbia(
             people_removed: 0,
             descriptors: added.iter().map(|p| p.embeddings.len() as u64).sum(),
             content_hash: "00".into(),
+            pack: engine.pack.name.into(),
         },
         added,
         removed: vec![],

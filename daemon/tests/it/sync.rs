@@ -192,8 +192,13 @@ async fn converge_on(kind: BrokerKind, real: Option<&RealPeople>) {
     if let Some(real) = real {
         let set = open_index(edge_store);
         for (i, (id, probe)) in real.probes.iter().enumerate().take(4) {
+            let query = [facerec_index::PackQuery {
+                pack: "dlib-v1",
+                vector: probe,
+                threshold: facerec_vision::MATCH_THRESHOLD,
+            }];
             let found = set
-                .search(&serbia(), probe)
+                .search(&serbia(), &query)
                 .unwrap()
                 .best
                 .map(|m| m.person.to_string());

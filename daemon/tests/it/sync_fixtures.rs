@@ -209,7 +209,9 @@ pub fn approve(store: &Store, domain: &str, people: &[(String, Vec<Vec<f32>>)]) 
                 vector: v.clone(),
             })
             .collect();
-        store.add_embeddings(&d, &id, &embeddings).unwrap();
+        store
+            .add_embeddings(&d, "dlib-v1", &id, &embeddings)
+            .unwrap();
     }
 }
 

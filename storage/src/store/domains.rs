@@ -368,6 +368,7 @@ fn count_people_in(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<u
 /// Removes every row that belongs to `code` (people, images, embeddings, batches).
 fn purge_rows(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<()> {
     let d = code.as_str();
+    txn.open_table(EMBEDDING_PACKS)?.remove(d)?;
     {
         let mut t = txn.open_table(PEOPLE)?;
         let keys: Vec<String> = collect_keys(t.range((d, "")..)?, |k: (&str, &str)| {

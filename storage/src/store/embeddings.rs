@@ -16,6 +16,15 @@ use crate::schema::*;
 /// The descriptor length facerec stores (dlib ResNet).
 pub const EMBEDDING_DIM: usize = 128;
 
+/// A domain's embeddings as one consistent read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingSet {
+    pub revision: u64,
+    /// `None` only while the domain has never held an embedding.
+    pub pack: Option<String>,
+    pub embeddings: Vec<Embedding>,
+}
+
 /// A stored embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedding {
@@ -95,16 +104,56 @@ fn validate(vector: &[f32]) -> StorageResult<()> {
     Ok(())
 }
 
-/// Inserts `embeddings` of `person` inside `txn` (the caller bumps the
-/// revision); returns their ids.
+/// The pack of a domain's embeddings: its row, else `LEGACY_PACK` if it
+/// holds any (stored before packs were recorded), else none.
+pub(crate) fn pack_of<T: ReadableTable<&'static str, &'static str>>(
+    packs: &T,
+    embeddings: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+    d: &str,
+) -> StorageResult<Option<String>> {
+    if let Some(p) = packs.get(d)? {
+        return Ok(Some(p.value().to_string()));
+    }
+    let any = embeddings
+        .range((d, 0u64)..=(d, u64::MAX))?
+        .next()
+        .is_some();
+    Ok(any.then(|| crate::model::LEGACY_PACK.to_string()))
+}
+
+/// Makes `pack` the pack of `d`'s embeddings inside `txn`, refusing a
+/// different one while the domain holds embeddings of another: this is
+/// what keeps two packs' descriptors out of one domain.
+pub(crate) fn claim_pack(txn: &redb::WriteTransaction, d: &str, pack: &str) -> StorageResult<()> {
+    let mut packs = txn.open_table(EMBEDDING_PACKS)?;
+    let stored = pack_of(&packs, &txn.open_table(EMBEDDINGS)?, d)?;
+    match stored {
+        Some(stored) if stored != pack => Err(StorageError::PackMismatch {
+            domain: d.to_string(),
+            stored,
+            given: pack.to_string(),
+        }),
+        _ => {
+            packs.insert(d, pack)?;
+            Ok(())
+        }
+    }
+}
+
+/// Inserts `embeddings` of `person`, made with `pack`, inside `txn` (the
+/// caller bumps the revision); returns their ids.
 pub(crate) fn insert_embeddings(
     txn: &redb::WriteTransaction,
     d: &str,
+    pack: &str,
     person: &PersonId,
     embeddings: &[NewEmbedding],
 ) -> StorageResult<Vec<u64>> {
     for e in embeddings {
         validate(&e.vector)?;
+    }
+    if !embeddings.is_empty() {
+        claim_pack(txn, d, pack)?;
     }
     let mut ids = Vec::with_capacity(embeddings.len());
     let mut meta = txn.open_table(META)?;
@@ -166,11 +215,24 @@ impl Store {
         Ok(table.get(domain.as_str())?.map(|v| v.value()).unwrap_or(0))
     }
 
-    /// Adds a person's embeddings in one transaction; returns their ids.
-    /// The person must exist in the domain.
+    /// The model pack of a domain's stored embeddings (`None`: it holds
+    /// none and has never been given a pack).
+    pub fn embedding_pack(&self, domain: &DomainCode) -> StorageResult<Option<String>> {
+        let txn = self.db.begin_read()?;
+        pack_of(
+            &txn.open_table(EMBEDDING_PACKS)?,
+            &txn.open_table(EMBEDDINGS)?,
+            domain.as_str(),
+        )
+    }
+
+    /// Adds a person's embeddings, made with `pack`, in one transaction;
+    /// returns their ids. The person must exist in the domain, and the
+    /// domain's other embeddings must be of the same pack.
     pub fn add_embeddings(
         &self,
         domain: &DomainCode,
+        pack: &str,
         person: &PersonId,
         embeddings: &[NewEmbedding],
     ) -> StorageResult<Vec<u64>> {
@@ -188,7 +250,7 @@ impl Store {
                 person: person.to_string(),
             });
         }
-        let ids = insert_embeddings(&txn, d, person, embeddings)?;
+        let ids = insert_embeddings(&txn, d, pack, person, embeddings)?;
         bump_revision(&txn, d)?;
         txn.commit()?;
         Ok(ids)
@@ -212,15 +274,16 @@ impl Store {
 
     /// Every embedding of a domain, by id (what an index is built from).
     pub fn domain_embeddings(&self, domain: &DomainCode) -> StorageResult<Vec<Embedding>> {
-        Ok(self.domain_embeddings_at_revision(domain)?.1)
+        Ok(self.domain_embeddings_at_revision(domain)?.embeddings)
     }
 
-    /// Every embedding of a domain with the revision they are the state of,
-    /// read in one transaction (what an index rebuild starts from).
+    /// Every embedding of a domain with the revision they are the state of
+    /// and their pack, read in one transaction (what an index rebuild
+    /// starts from).
     pub fn domain_embeddings_at_revision(
         &self,
         domain: &DomainCode,
-    ) -> StorageResult<(u64, Vec<Embedding>)> {
+    ) -> StorageResult<EmbeddingSet> {
         let d = domain.as_str();
         let txn = self.db.begin_read()?;
         let revision = txn
@@ -229,12 +292,71 @@ impl Store {
             .map(|v| v.value())
             .unwrap_or(0);
         let table = txn.open_table(EMBEDDINGS)?;
-        let mut out = Vec::new();
+        let pack = pack_of(&txn.open_table(EMBEDDING_PACKS)?, &table, d)?;
+        let mut embeddings = Vec::new();
         for item in table.range((d, 0u64)..=(d, u64::MAX))? {
             let (k, v) = item?;
-            out.push(decode(d, k.value().1, v.value())?);
+            embeddings.push(decode(d, k.value().1, v.value())?);
         }
-        Ok((revision, out))
+        Ok(EmbeddingSet {
+            revision,
+            pack,
+            embeddings,
+        })
+    }
+
+    /// Replaces every embedding of a domain by `people`'s, made with
+    /// `pack`, and makes `pack` the domain's, in one transaction (the last
+    /// step of re-embedding): before it the domain serves only its old
+    /// descriptors, after it only the new. Returns the new revision.
+    pub fn replace_embeddings(
+        &self,
+        domain: &DomainCode,
+        pack: &str,
+        people: &[(PersonId, Vec<NewEmbedding>)],
+    ) -> StorageResult<u64> {
+        let d = domain.as_str();
+        let txn = self.db.begin_write()?;
+        {
+            let mut domains = txn.open_table(DOMAINS)?;
+            let Some(mut record) = read_domain(&domains, domain)? else {
+                return Err(StorageError::UnknownDomain(d.to_string()));
+            };
+            record.pack = pack.to_string();
+            record.updated_at = chrono::Utc::now();
+            domains.insert(d, super::codec::encode(&record).as_slice())?;
+        }
+        let holders: Vec<String> = {
+            let by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+            let mut holders: Vec<String> = Vec::new();
+            for item in by_person.range((d, "", 0u64)..)? {
+                let key = item?.0;
+                let (dd, p, _) = key.value();
+                if dd != d {
+                    break;
+                }
+                if holders.last().map(String::as_str) != Some(p) {
+                    holders.push(p.to_string());
+                }
+            }
+            holders
+        };
+        for p in &holders {
+            delete_person_embeddings(&txn, d, p)?;
+        }
+        txn.open_table(EMBEDDING_PACKS)?.insert(d, pack)?;
+        for (person, embeddings) in people {
+            if txn.open_table(PEOPLE)?.get((d, person.as_str()))?.is_none() {
+                return Err(StorageError::UnknownPerson {
+                    domain: d.to_string(),
+                    person: person.to_string(),
+                });
+            }
+            insert_embeddings(&txn, d, pack, person, embeddings)?;
+        }
+        let revision = bump_revision(&txn, d)?;
+        txn.commit()?;
+        Ok(revision)
     }
 
     /// A person's embeddings, by id.

@@ -19,7 +19,7 @@ use crate::layout::Layout;
 use crate::schema::*;
 
 pub use domains::DatasetGraph;
-pub use embeddings::{EMBEDDING_DIM, Embedding, NewEmbedding};
+pub use embeddings::{EMBEDDING_DIM, Embedding, EmbeddingSet, NewEmbedding};
 pub use review::PendingChanges;
 pub use synced::{AppliedBatch, IncomingBatch, SyncedPerson};
 
@@ -91,6 +91,7 @@ impl Store {
             txn.open_table(EMBEDDINGS)?;
             txn.open_table(EMBEDDINGS_BY_PERSON)?;
             txn.open_table(EMBEDDING_REVISIONS)?;
+            txn.open_table(EMBEDDING_PACKS)?;
             txn.open_table(PENDING_REMOVALS)?;
         }
         txn.commit()?;

@@ -86,6 +86,7 @@ impl Store {
     pub fn approve_faces(
         &self,
         domain: &DomainCode,
+        pack: &str,
         person: &PersonId,
         faces: &[NewEmbedding],
     ) -> StorageResult<Vec<u64>> {
@@ -100,7 +101,7 @@ impl Store {
                 "person '{person}' of '{d}' was erased"
             )));
         }
-        let ids = insert_embeddings(&txn, d, person, faces)?;
+        let ids = insert_embeddings(&txn, d, pack, person, faces)?;
         for face in faces {
             if let Some(id) = face.image_id {
                 set_image_status_in(&txn, d, id, ImageStatus::Approved, None)?;

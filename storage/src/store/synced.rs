@@ -63,6 +63,9 @@ impl Store {
     /// must be past the applied seq; it replaces every person of the domain)
     /// in one transaction. A person a delta adds replaces any earlier
     /// version of them; a removed person's embeddings are deleted.
+    ///
+    /// A delta's pack must be the pack of the domain's stored descriptors
+    /// (else [`StorageError::PackMismatch`], and nothing changes).
     pub fn apply_batch(&self, batch: IncomingBatch) -> StorageResult<AppliedBatch> {
         let domain = batch.meta.domain.clone();
         let d = domain.as_str();
@@ -83,6 +86,10 @@ impl Store {
                 }
                 applied.removed = remove_everyone(&txn, d)?;
                 applied.replaced_all = true;
+                // A snapshot may bring another pack (a re-embedded domain):
+                // it replaces every descriptor, so it may switch.
+                txn.open_table(EMBEDDING_PACKS)?
+                    .insert(d, batch.meta.pack.as_str())?;
                 txn.open_table(BATCHES)?
                     .insert((d, batch.meta.seq), encode(&batch.meta).as_slice())?;
             }
@@ -115,7 +122,7 @@ impl Store {
                 updated_at: now,
             };
             put_person(&txn, &stored, previous.map(|p| p.status))?;
-            let ids = insert_embeddings(&txn, d, &person.id, &person.embeddings)?;
+            let ids = insert_embeddings(&txn, d, &batch.meta.pack, &person.id, &person.embeddings)?;
             applied.added.extend(
                 ids.into_iter()
                     .zip(person.embeddings)

@@ -59,8 +59,14 @@ mod tests {
         // red and green read 2x + 0.5, 2y + 0.5.
         for (x, y) in [(10u32, 20u32), (56, 56), (100, 90)] {
             let px = chip.get_pixel(x, y);
-            assert!((i32::from(px[0]) - (2 * x as i32)).abs() <= 1, "{x},{y}: {px:?}");
-            assert!((i32::from(px[1]) - (2 * y as i32)).abs() <= 1, "{x},{y}: {px:?}");
+            assert!(
+                (i32::from(px[0]) - (2 * x as i32)).abs() <= 1,
+                "{x},{y}: {px:?}"
+            );
+            assert!(
+                (i32::from(px[1]) - (2 * y as i32)).abs() <= 1,
+                "{x},{y}: {px:?}"
+            );
         }
     }
 }

@@ -55,7 +55,12 @@ pub(super) fn sample_chip(
 ) -> RgbImage {
     let last = f64::from(size) - 1.0;
     // Only the chip's footprint (plus a margin for the filters) is read.
-    let corners = [map(0.0, 0.0), map(last, 0.0), map(0.0, last), map(last, last)];
+    let corners = [
+        map(0.0, 0.0),
+        map(last, 0.0),
+        map(0.0, last),
+        map(last, last),
+    ];
     let margin = 2.0 * scale.max(1.0) + 2.0;
     let (mut minx, mut maxx) = (f64::INFINITY, f64::NEG_INFINITY);
     let (mut miny, mut maxy) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -65,7 +70,13 @@ pub(super) fn sample_chip(
         miny = miny.min(p[1]);
         maxy = maxy.max(p[1]);
     }
-    let mut region = Region::cut(img, minx - margin, miny - margin, maxx + margin, maxy + margin);
+    let mut region = Region::cut(
+        img,
+        minx - margin,
+        miny - margin,
+        maxx + margin,
+        maxy + margin,
+    );
     let mut step_scale = scale;
     while step_scale > 2.0 && region.width >= 4 && region.height >= 4 {
         region = region.halve();
@@ -168,4 +179,3 @@ impl Region {
         }
     }
 }
-

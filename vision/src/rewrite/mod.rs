@@ -234,7 +234,10 @@ mod tests {
                 // Folded batch norms round differently: bound the error
                 // relative to the output's scale.
                 let scale = a.iter().map(|x| x.abs()).fold(1.0, f32::max);
-                assert!(worst <= 1e-5 * scale, "{file}: outputs differ by {worst} (scale {scale})");
+                assert!(
+                    worst <= 1e-5 * scale,
+                    "{file}: outputs differ by {worst} (scale {scale})"
+                );
             }
         }
     }

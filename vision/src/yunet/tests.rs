@@ -42,7 +42,12 @@ fn finds_what_opencv_finds_where_opencv_finds_it() {
         let rgb = image::open(fixtures().join(&image.file)).unwrap().to_rgb8();
         let planar = resize_rgb8(&rgb, rgb.width() as usize, rgb.height() as usize);
         let mut faces = detector.detect_at_input_scale(&planar, 0.6).unwrap();
-        assert_eq!(faces.len(), image.faces.len(), "{}: faces found", image.file);
+        assert_eq!(
+            faces.len(),
+            image.faces.len(),
+            "{}: faces found",
+            image.file
+        );
         // Both lists are by descending score; match each reference face to
         // the nearest box to be independent of ties.
         for want in &image.faces {
@@ -71,7 +76,11 @@ fn finds_what_opencv_finds_where_opencv_finds_it() {
                     "{what}: landmark {g:?}, OpenCV {r:?}"
                 );
             }
-            assert!(close(got.score, want.score, 1e-3), "{what}: score {}", got.score);
+            assert!(
+                close(got.score, want.score, 1e-3),
+                "{what}: score {}",
+                got.score
+            );
             faces.remove(i);
             compared += 1;
         }

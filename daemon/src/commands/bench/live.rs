@@ -43,7 +43,10 @@ pub struct Options {
 
 pub async fn run(config: &Config, opts: Options) -> anyhow::Result<()> {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/faces");
-    let engine = FaceEngine::load(&ModelFiles::new(config.models_dir.clone()))?;
+    let engines = Arc::new(facerec_vision::Engines::new(ModelFiles::new(
+        config.models_dir.clone(),
+    )));
+    let engine = engines.get(facerec_vision::DEFAULT_PACK)?;
     let photos: Vec<RgbImage> = FACES
         .iter()
         .map(|f| {
@@ -95,7 +98,7 @@ pub async fn run(config: &Config, opts: Options) -> anyhow::Result<()> {
         for detect_every in [1u32, 3] {
             let r = run_pipeline(
                 &clip,
-                &engine,
+                &engines,
                 &index,
                 &store,
                 &domain,
@@ -148,6 +151,7 @@ fn enrol_samples(
         out.push(face.descriptor.0.clone());
         store.add_embeddings(
             domain,
+            engine.pack.name,
             &id,
             &[NewEmbedding {
                 image_id: None,
@@ -192,7 +196,7 @@ fn add_lookalikes(
                 vector: around(&mut rng, &center, photo),
             })
             .collect();
-        store.add_embeddings(domain, &id, &photos)?;
+        store.add_embeddings(domain, facerec_vision::DEFAULT_PACK.name, &id, &photos)?;
     }
     Ok(())
 }
@@ -250,7 +254,7 @@ fn cpu_seconds() -> f64 {
 
 async fn run_pipeline(
     clip: &Path,
-    engine: &FaceEngine,
+    engines: &Arc<facerec_vision::Engines>,
     index: &Arc<facerec_index::IndexSet>,
     store: &Arc<Store>,
     domain: &DomainCode,
@@ -282,7 +286,7 @@ async fn run_pipeline(
         &camera,
         domain.clone(),
         crate::live::LiveDeps {
-            engine: engine.clone(),
+            engines: engines.clone(),
             index: index.clone(),
             store: store.clone(),
             device_id: "bench".into(),

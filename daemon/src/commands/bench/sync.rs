@@ -171,7 +171,7 @@ pub(super) fn approve_random(
                 }
             })
             .collect();
-        store.add_embeddings(domain, &id, &embeddings)?;
+        store.add_embeddings(domain, "dlib-v1", &id, &embeddings)?;
     }
     Ok(())
 }

@@ -126,9 +126,7 @@ pub fn run(config: &Config, dir: &Path, iterations: usize) -> anyhow::Result<()>
             two.embed.0.extend(m.embed.0);
         }
         if i == 0 {
-            let faces = engine
-                .detect(&inputs.frame_640, &frame_config())?
-                .len();
+            let faces = engine.detect(&inputs.frame_640, &frame_config())?.len();
             row(&mut t, "decode 2 MP JPEG", [&one.decode, &two.decode]);
             row(
                 &mut t,
