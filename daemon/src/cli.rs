@@ -317,6 +317,23 @@ pub enum TrainCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Detect and embed every production photo of the domain again, with the
+    /// domain's pack or PACK (which then becomes the domain's), replace its
+    /// descriptors at once and publish them to edges as a snapshot. Resumable:
+    /// run it again after an interruption. Makes migrated photos searchable.
+    Reembed {
+        #[arg(long)]
+        domain: String,
+        /// Model pack (dlib-v1, sface-v1) [default: the domain's].
+        #[arg(long)]
+        pack: Option<String>,
+        /// Stop after this many photos; run again to continue.
+        #[arg(long)]
+        max_photos: Option<usize>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// People with faces in staging, and why their other images were refused.
     Staging {
         #[arg(long)]

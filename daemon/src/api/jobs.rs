@@ -1,6 +1,6 @@
 //! Long hub work started over HTTP answers 202 with a job to poll:
 //! `POST /api/training/process`, `POST /api/training/download`,
-//! `GET /api/jobs/{id}`.
+//! `POST /api/training/reembed`, `GET /api/jobs/{id}`.
 
 use axum::Json;
 use axum::extract::State;
@@ -159,4 +159,80 @@ pub async fn get_job(
         .filter(|j| DomainCode::parse(&j.domain).is_ok_and(|d| client.may_access(&d)))
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     Ok(Json(job))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReembedRequest {
+    pub domain: String,
+    /// Model pack (`dlib-v1`, `sface-v1`); default: the domain's.
+    pub pack: Option<String>,
+}
+
+/// Detects and embeds every production photo of the domain again with the
+/// domain's pack or `pack` (which then becomes the domain's), replaces its
+/// descriptors at once and publishes a snapshot to edges. Resumable: a job
+/// started again after a crash continues where the last one stopped.
+#[utoipa::path(post, path = "/api/training/reembed", tag = "training", security(("bearer" = [])),
+    request_body = ReembedRequest,
+    responses(
+        (status = 202, body = Job, description = "Started; poll the Location"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Unknown pack"),
+    ))]
+pub async fn start_reembed(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<ReembedRequest>,
+) -> Result<Accepted, ApiError> {
+    let code = prepare(&state, &client, &req.domain).await?;
+    let c = code.clone();
+    let (domain, photos) = state
+        .storage(move |s| {
+            let mut n = 0u64;
+            for p in s.list_people(&c, None)? {
+                n += s
+                    .person_images(&c, &p.id)?
+                    .iter()
+                    .filter(|i| i.status == ImageStatus::Approved)
+                    .count() as u64;
+            }
+            Ok((s.domain(&c)?, n))
+        })
+        .await?;
+    let pack = facerec_vision::ModelPack::named(req.pack.as_deref().unwrap_or(&domain.pack))
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let key = crate::hub::keys::hub_key(state.store.layout())
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let job = state.jobs.start("reembed", code.as_str(), photos);
+    let id = job.id();
+    let (store, engines, publisher) = (
+        state.store.clone(),
+        state.engines.clone(),
+        state.publisher.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let outcome = (|| -> anyhow::Result<serde_json::Value> {
+            let engine = engines.get(pack)?;
+            let step = job.clone();
+            let report = crate::hub::reembed::reembed_domain(
+                &store,
+                &engine,
+                &code,
+                &key,
+                None,
+                &move || step.step(),
+            )?;
+            for (image, person, reason) in &report.refused {
+                job.error(format!("image {image} of {person}: {reason}"));
+            }
+            if let (Some(publisher), Some(seq)) = (&publisher, report.snapshot_seq) {
+                publisher.batch_built(&code, facerec_storage::BatchKind::Snapshot, seq);
+            }
+            Ok(serde_json::to_value(&report)?)
+        })();
+        job.finish(outcome);
+    });
+    Ok(accepted(&state, id))
 }

@@ -149,6 +149,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(review::public_key))
         .routes(routes!(jobs::start_processing))
         .routes(routes!(jobs::start_download))
+        .routes(routes!(jobs::start_reembed))
         .routes(routes!(jobs::get_job))
         .routes(routes!(review::erase_person))
         .routes(routes!(sync::sync_status))

@@ -20,6 +20,18 @@ pub fn load_engine(config: &Config) -> anyhow::Result<FaceEngine> {
     })
 }
 
+/// The engine of the pack called `pack`.
+pub fn load_pack_engine(config: &Config, pack: &str) -> anyhow::Result<FaceEngine> {
+    let pack = facerec_vision::ModelPack::named(pack)?;
+    FaceEngine::load_pack(&ModelFiles::new(&config.models_dir), pack).with_context(|| {
+        format!(
+            "cannot load the {} models from {}",
+            pack.name,
+            config.models_dir.display()
+        )
+    })
+}
+
 pub fn read_image(path: &Path) -> anyhow::Result<RgbImage> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     decode_image(&bytes, &DecodeLimits::default()).with_context(|| format!("{}", path.display()))

@@ -73,6 +73,14 @@ pub fn run(config: &Config, cmd: MigrateCommand) -> anyhow::Result<()> {
     }
     if dry_run {
         println!("dry run: nothing was changed");
+    } else if report.files_remaining == 0 {
+        // The old install kept photos, not descriptors: until they are
+        // embedded, its people cannot be recognised.
+        for domain in report.per_domain.keys() {
+            println!(
+                "next: facerecd train reembed --domain {domain}   (detects and embeds the migrated photos so that edges can recognise them)"
+            );
+        }
     }
     Ok(())
 }

@@ -127,7 +127,8 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
         }
         TrainCommand::Process { domain, threads } => {
             let code = DomainCode::parse(&domain)?;
-            let engine = crate::commands::faces::load_engine(config)?;
+            let engine =
+                crate::commands::faces::load_pack_engine(config, &store.domain(&code)?.pack)?;
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let bar = spinner("processing");
@@ -152,6 +153,59 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
                 report.staged,
                 report.refused.len()
             );
+            Ok(())
+        }
+        TrainCommand::Reembed {
+            domain,
+            pack,
+            max_photos,
+            json,
+        } => {
+            let code = DomainCode::parse(&domain)?;
+            let pack = match pack {
+                Some(p) => p,
+                None => store.domain(&code)?.pack,
+            };
+            let engine = crate::commands::faces::load_pack_engine(config, &pack)?;
+            let key = crate::hub::keys::hub_key(store.layout())?;
+            let bar = spinner("re-embedding");
+            let report = crate::hub::reembed::reembed_domain(
+                &store,
+                &engine,
+                &code,
+                &key,
+                max_photos,
+                &|| bar.inc(1),
+            )?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            for (id, person, reason) in &report.refused {
+                println!("refused image {id} of {person}: {reason}");
+            }
+            if report.remaining > 0 {
+                println!(
+                    "{domain}: {} of {} photos re-embedded with {pack} so far ({} left); run again to continue",
+                    report.photos - report.remaining,
+                    report.photos,
+                    report.remaining
+                );
+                return Ok(());
+            }
+            println!(
+                "{domain}: {} photos re-embedded with {pack} ({} resumed from an earlier run), {} refused; the domain now holds {pack} descriptors{}",
+                report.embedded,
+                report.resumed,
+                report.refused.len(),
+                report.snapshot_seq.map_or(String::new(), |s| format!(
+                    ", published to edges as snapshot {s}"
+                ))
+            );
+            for person in &report.people_without_faces {
+                println!("warning: {person} has no usable photo left and will not be recognised");
+            }
             Ok(())
         }
         TrainCommand::Staging { domain, json } => {

@@ -252,6 +252,57 @@ pub fn build_snapshot(
     Ok(manifest)
 }
 
+/// Publishes the domain's whole production state as the *next* batch seq,
+/// a snapshot: what re-embedding ends with. Every edge applies it whole
+/// (its seq is past theirs) and so switches to the new descriptors at once;
+/// a delta could not, as its pack differs from what edges hold. `None`
+/// when the domain has never published a batch (the next delta carries
+/// everything).
+pub fn build_switch_snapshot(
+    store: &Store,
+    domain: &DomainCode,
+    key: &SigningKey,
+) -> anyhow::Result<Option<BatchManifest>> {
+    let Some(last) = store.last_batch(domain)? else {
+        return Ok(None);
+    };
+    let seq = last.seq + 1;
+    let mut added = Vec::new();
+    for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
+        added.push(person_entry(store, domain, &person.id)?);
+    }
+    let content = BatchContent {
+        domain: domain.to_string(),
+        seq,
+        added,
+        removed: vec![],
+    };
+    let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot, &pack_of(store, domain)?)?;
+    let manifest_json = write_batch_files(&snapshot_dir(store, domain, seq), &bytes, &manifest)?;
+    std::fs::create_dir_all(store.layout().batch_manifests())?;
+    write_atomic(
+        &store.layout().batch_manifest(domain, &manifest.id),
+        &manifest_json,
+    )?;
+    store.commit_batch(
+        &BatchMeta {
+            domain: domain.clone(),
+            seq,
+            id: manifest.id.clone(),
+            kind: BatchKind::Snapshot,
+            created_at: manifest.created_at,
+            people_added: manifest.people_added,
+            people_removed: 0,
+            descriptors: manifest.descriptors,
+            content_hash: manifest.content_sha256.clone(),
+            pack: manifest.pack.clone(),
+        },
+        &Default::default(),
+    )?;
+    tracing::info!(domain = %domain, seq, pack = %manifest.pack, people = manifest.people_added, "snapshot published as the next batch");
+    Ok(Some(manifest))
+}
+
 /// Builds the next delta batch of `domain`, or `None` when nothing was
 /// approved or erased since the last one.
 pub fn build_delta(
@@ -375,4 +426,51 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
 pub fn verify_dir(dir: &Path, trusted: &[VerifyingKey]) -> anyhow::Result<BatchContent> {
     let (manifest, content) = read_dir(dir)?;
     verify(&manifest, &content, trusted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content() -> BatchContent {
+        BatchContent {
+            domain: "serbia".into(),
+            seq: 3,
+            added: vec![],
+            removed: vec!["ana".into()],
+        }
+    }
+
+    #[test]
+    fn the_pack_is_signed_and_format_1_batches_still_verify_as_dlib() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let trusted = [key.verifying_key()];
+        let (_, manifest) = sign(&key, &content(), BatchKind::Delta, "sface-v1").unwrap();
+        verify_manifest(&manifest, &trusted).unwrap();
+        assert_eq!(manifest.format, FORMAT);
+
+        // Relabelling the descriptors' pack breaks the signature.
+        let forged = BatchManifest {
+            pack: "dlib-v1".into(),
+            ..manifest.clone()
+        };
+        let err = verify_manifest(&forged, &trusted).unwrap_err().to_string();
+        assert!(err.contains("does not verify"), "{err}");
+
+        // A batch signed before packs existed: its message has no pack line,
+        // and it can only be dlib's.
+        let mut old = BatchManifest {
+            format: FORMAT_1.into(),
+            pack: facerec_storage::LEGACY_PACK.into(),
+            ..manifest
+        };
+        old.signature = hex::encode(key.sign(old.signed_message().as_bytes()).to_bytes());
+        assert!(!old.signed_message().contains("dlib-v1"));
+        verify_manifest(&old, &trusted).unwrap();
+        let claimed = BatchManifest {
+            pack: "sface-v1".into(),
+            ..old
+        };
+        assert!(verify_manifest(&claimed, &trusted).is_err());
+    }
 }

@@ -7,5 +7,6 @@ pub mod candidates;
 pub mod jobs;
 pub mod keys;
 pub mod process;
+pub mod reembed;
 pub mod review;
 pub mod slug;

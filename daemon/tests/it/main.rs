@@ -13,6 +13,7 @@ mod live;
 mod migrate;
 mod mqtt_broker;
 mod recognize;
+mod reembed;
 mod review_api;
 mod sync;
 mod sync_fixtures;
