@@ -57,6 +57,23 @@ pub fn print_table(report: &EvalReport) {
         let d = &r[i].detection;
         format!("{} / {}", d.boxes_on_no_face_images.len(), d.no_face_images)
     });
+    row("no-face boxes passing the quality gate", &|i| {
+        r[i].detection.no_face_boxes_passing_the_gate.to_string()
+    });
+    row("labelled faces the quality gate refuses", &|i| {
+        let d = &r[i].detection;
+        let total: usize = d.gate_refusals.values().sum();
+        let why: Vec<String> = d
+            .gate_refusals
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if total == 0 {
+            "0".into()
+        } else {
+            format!("{total} ({})", why.join(", "))
+        }
+    });
     row("detect per photo (median)", &|i| {
         format!("{:.1} ms", r[i].timing.detect_ms)
     });

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use facerec_storage::{DomainCode, Image, ImageStatus, PersonId, PersonStatus, Store};
 use facerec_vision::{
-    DecodeLimits, DetectorConfig, FaceEngine, MATCH_THRESHOLD, decode_image, distance,
+    DecodeLimits, DetectorConfig, FaceEngine, QualityGate, decode_image, distance,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,30 +23,34 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QualityGates {
-    /// Smallest accepted face, box side in pixels.
-    pub min_face_px: f32,
-    /// Lowest accepted detector score.
-    pub min_score: f32,
+    /// Size, detector score, landmarks, pose and sharpness of the face.
+    pub face: QualityGate,
     /// With several faces, the largest must be this many times the area of
     /// the next, or the photo is ambiguous.
     pub dominance: f32,
-    /// Closer than this to a face already staged: the same photo again.
+    /// Closer than this to a face already staged, as a fraction of the
+    /// pack's match distance: the same photo again.
     pub near_duplicate: f32,
-    /// A face whose median distance to the person's other faces exceeds this
-    /// is flagged as someone else.
+    /// A face whose median distance to the person's other faces exceeds
+    /// this fraction of the pack's match distance is flagged as someone else.
     pub outlier: f32,
 }
 
 impl Default for QualityGates {
     fn default() -> Self {
         Self {
-            min_face_px: 60.0,
-            // YuNet's scale: clear frontal faces score 0.88–0.95; the 2 of
-            // 342 labelled eval photos under 0.85 are blurred or turned away.
-            min_score: 0.85,
+            face: QualityGate {
+                // A gallery photo is held to more than a live sample: a
+                // face of 60 px or more, and YuNet's scale for a clear face
+                // (the 2 of 342 labelled eval photos under 0.85 are blurred
+                // or turned away).
+                min_face: 60.0,
+                min_score: 0.85,
+                ..QualityGate::default()
+            },
             dominance: 2.0,
-            near_duplicate: 0.1,
-            outlier: MATCH_THRESHOLD,
+            near_duplicate: 0.1 / 0.6,
+            outlier: 1.0,
         }
     }
 }
@@ -116,18 +120,8 @@ fn examine(store: &Store, engine: &FaceEngine, gates: &QualityGates, image: &Ima
             area(second)
         ));
     }
-    let side = face.bbox.width().min(face.bbox.height());
-    if side < gates.min_face_px {
-        return Outcome::Refused(format!(
-            "face too small ({side:.0} px < {} px)",
-            gates.min_face_px
-        ));
-    }
-    if face.score < gates.min_score {
-        return Outcome::Refused(format!(
-            "low detector score ({:.3} < {})",
-            face.score, gates.min_score
-        ));
+    if let Err(refusal) = gates.face.check(&rgb, face) {
+        return Outcome::Refused(refusal.to_string());
     }
     let chip = engine.align(&rgb, face);
     let descriptor = match engine.embedder.embed(&chip) {
@@ -185,6 +179,10 @@ pub fn process_domain(
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> anyhow::Result<ProcessReport> {
+    // Distances scale with the pack (dlib's "same person" is 0.6, SFace's
+    // 1.05): both checks are fractions of the pack's match distance.
+    let near_duplicate = gates.near_duplicate * engine.pack.match_distance();
+    let outlier = gates.outlier * engine.pack.match_distance();
     let mut pending: Vec<Image> = Vec::new();
     for person in store.list_people(domain, None)? {
         pending.extend(
@@ -246,7 +244,7 @@ pub fn process_domain(
             let twin = earlier
                 .iter()
                 .chain(accepted.iter().map(|(f, _)| f))
-                .find(|o| distance(&o.descriptor, &face.descriptor) < gates.near_duplicate)
+                .find(|o| distance(&o.descriptor, &face.descriptor) < near_duplicate)
                 .map(|o| o.image_id);
             if let Some(other) = twin {
                 let reason = format!("near-duplicate of image {other}");
@@ -277,7 +275,7 @@ pub fn process_domain(
                     .map(|o| distance(&o.descriptor, &face.descriptor))
                     .collect();
                 let m = median(others);
-                if m > gates.outlier {
+                if m > outlier {
                     outliers.insert(face.image_id, m);
                 }
             }
@@ -289,7 +287,7 @@ pub fn process_domain(
             if let Some(m) = outliers.get(&face.image_id) {
                 let reason = format!(
                     "outlier: probably someone else (median distance {m:.2} to the person's other faces > {:.2})",
-                    gates.outlier
+                    outlier
                 );
                 store.set_image_status(
                     domain,

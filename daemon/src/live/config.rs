@@ -34,6 +34,10 @@ pub struct LiveSettings {
     pub min_face: f32,
     /// The detector score a face needs to be tracked, in [0, 1).
     pub detector_score: f32,
+    /// What a tracked face needs to be embedded and to vote on its track's
+    /// name (size, score, landmarks, pose, sharpness); a refused face is
+    /// still tracked, and tried again at the next detection.
+    pub quality: facerec_vision::QualityGate,
     /// A stricter match threshold for this camera, in the pack's own
     /// metric (dlib-v1: a distance below 0.6; sface-v1: a similarity above
     /// 0.45). Unset: the pack's. A looser value is held to the pack's.
@@ -58,6 +62,7 @@ impl Default for LiveSettings {
             detect_every: 1,
             min_face: 40.0,
             detector_score: DetectorConfig::default().score_threshold,
+            quality: Default::default(),
             match_threshold: None,
             embed_interval_ms: 1000,
             samples: tracker.samples,

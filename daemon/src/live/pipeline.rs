@@ -260,11 +260,20 @@ impl Analysis {
             for gone in self.tracker.update(faces, now) {
                 self.emit(EventKind::TrackLost, &gone, frame, None);
             }
+            let gate = self.settings.quality;
             let due: Vec<(u64, Face)> = self
                 .tracker
                 .due_for_embedding(now, self.settings.embed_interval())
                 .into_iter()
                 .filter_map(|id| Some((id, self.tracker.get(id)?.face.clone())))
+                // A face the gate refuses never votes (hands, blur, a profile).
+                .filter(|(id, f)| match gate.check(&frame.image, f) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::debug!(camera = %self.camera, track = id, reason = %why, "face not embedded");
+                        false
+                    }
+                })
                 .collect();
             let t = Instant::now();
             let recognised = self.recognise_all(&frame.image, &due)?;

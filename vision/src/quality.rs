@@ -1,0 +1,292 @@
+//! Quality gates: whether a detected face is good enough to be embedded —
+//! to enter a gallery on the hub, or to vote on a live track on an edge.
+//! A refused face carries its reason (as Rekognition's IndexFaces reports
+//! why it dropped a face) so that a reviewer or an operator can act on it.
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::Face;
+
+/// Why a face was refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Refusal {
+    /// The shorter side of its box, in pixels.
+    TooSmall {
+        side: f32,
+        min: f32,
+    },
+    LowScore {
+        score: f32,
+        min: f32,
+    },
+    /// The five landmarks are not arranged as a face's.
+    Landmarks {
+        problem: String,
+    },
+    /// Turned away (`yaw`: nose offset from the eyes' midpoint, in eye
+    /// distances) or tilted (`roll`, degrees).
+    Pose {
+        yaw: f32,
+        roll: f32,
+    },
+    /// Variance of the Laplacian of the face, grey, at 64×64.
+    Blurred {
+        sharpness: f32,
+        min: f32,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooSmall { side, min } => {
+                write!(f, "face too small ({side:.0} px < {min:.0} px)")
+            }
+            Self::LowScore { score, min } => {
+                write!(f, "low detector score ({score:.3} < {min})")
+            }
+            Self::Landmarks { problem } => write!(f, "not a face's landmarks: {problem}"),
+            Self::Pose { yaw, roll } => write!(
+                f,
+                "extreme pose (yaw {yaw:.2} eye distances, roll {roll:.0}°)"
+            ),
+            Self::Blurred { sharpness, min } => {
+                write!(f, "blurred (sharpness {sharpness:.0} < {min:.0})")
+            }
+        }
+    }
+}
+
+/// The thresholds; defaults are measured with `facerecd eval` (README).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualityGate {
+    /// Shorter box side, pixels.
+    pub min_face: f32,
+    pub min_score: f32,
+    /// Largest |nose offset from the eyes' midpoint| in eye distances.
+    pub max_yaw: f32,
+    /// Largest tilt of the eye line, degrees.
+    pub max_roll: f32,
+    /// Smallest variance of the Laplacian (grey, 64×64 face crop).
+    pub min_sharpness: f32,
+}
+
+impl Default for QualityGate {
+    fn default() -> Self {
+        Self {
+            min_face: 40.0,
+            min_score: 0.8,
+            max_yaw: 0.6,
+            max_roll: 40.0,
+            min_sharpness: 40.0,
+        }
+    }
+}
+
+impl QualityGate {
+    /// `Ok` when `face` of `image` may be embedded.
+    pub fn check(&self, image: &RgbImage, face: &Face) -> Result<(), Refusal> {
+        let side = face.bbox.width().min(face.bbox.height());
+        if side < self.min_face {
+            return Err(Refusal::TooSmall {
+                side,
+                min: self.min_face,
+            });
+        }
+        if face.score < self.min_score {
+            return Err(Refusal::LowScore {
+                score: face.score,
+                min: self.min_score,
+            });
+        }
+        landmarks(face).map_err(|problem| Refusal::Landmarks { problem })?;
+        let (yaw, roll) = pose(face);
+        if yaw.abs() > self.max_yaw || roll.abs() > self.max_roll {
+            return Err(Refusal::Pose { yaw, roll });
+        }
+        let sharpness = sharpness(image, face);
+        if sharpness < self.min_sharpness {
+            return Err(Refusal::Blurred {
+                sharpness,
+                min: self.min_sharpness,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Eyes side by side above the nose, the nose above the mouth, all inside
+/// the (slightly widened) box, eyes a plausible distance apart.
+fn landmarks(face: &Face) -> Result<(), String> {
+    let [le, re, nose, ml, mr] = face.landmarks;
+    let b = face.bbox;
+    let (mx, my) = (0.15 * b.width(), 0.15 * b.height());
+    let inside = |p: [f32; 2]| {
+        p[0] >= b.x1 - mx && p[0] <= b.x2 + mx && p[1] >= b.y1 - my && p[1] <= b.y2 + my
+    };
+    if !face.landmarks.iter().all(|p| inside(*p)) {
+        return Err("a landmark lies outside the face's box".into());
+    }
+    if le[0] >= re[0] || ml[0] >= mr[0] {
+        return Err("left and right are swapped".into());
+    }
+    let eyes_y = (le[1] + re[1]) / 2.0;
+    let mouth_y = (ml[1] + mr[1]) / 2.0;
+    if !(eyes_y < nose[1] && nose[1] < mouth_y) {
+        return Err("eyes, nose and mouth are not in order".into());
+    }
+    let eye_distance = (re[0] - le[0]).hypot(re[1] - le[1]);
+    let ratio = eye_distance / b.width().max(1.0);
+    if !(0.15..=0.8).contains(&ratio) {
+        return Err(format!("eyes {ratio:.2} box widths apart"));
+    }
+    Ok(())
+}
+
+/// `(yaw, roll)`: the nose's offset from the eyes' midpoint along the eye
+/// line, in eye distances (0 frontal, ±0.5 and more: turned away), and the
+/// eye line's tilt in degrees.
+pub fn pose(face: &Face) -> (f32, f32) {
+    let [le, re, nose, _, _] = face.landmarks;
+    let (dx, dy) = (re[0] - le[0], re[1] - le[1]);
+    let d = dx.hypot(dy).max(1e-3);
+    let mid = [(le[0] + re[0]) / 2.0, (le[1] + re[1]) / 2.0];
+    let yaw = ((nose[0] - mid[0]) * dx + (nose[1] - mid[1]) * dy) / (d * d);
+    (yaw, dy.atan2(dx).to_degrees())
+}
+
+/// Variance of the 4-neighbour Laplacian over the face's box, grey,
+/// resampled to 64×64 (so that it does not depend on the face's size).
+pub fn sharpness(image: &RgbImage, face: &Face) -> f32 {
+    const N: usize = 64;
+    let b = face.bbox;
+    let (w, h) = (b.width().max(1.0), b.height().max(1.0));
+    let mut grey = vec![0.0f32; N * N];
+    for y in 0..N {
+        for x in 0..N {
+            // Area-average the source pixels under each target pixel.
+            let sx0 = b.x1 + w * x as f32 / N as f32;
+            let sy0 = b.y1 + h * y as f32 / N as f32;
+            let (sx1, sy1) = (sx0 + w / N as f32, sy0 + h / N as f32);
+            let (mut sum, mut n) = (0.0, 0.0);
+            let mut yy = sy0.floor().max(0.0) as u32;
+            while (yy as f32) < sy1 && yy < image.height() {
+                let mut xx = sx0.floor().max(0.0) as u32;
+                while (xx as f32) < sx1 && xx < image.width() {
+                    let p = image.get_pixel(xx, yy);
+                    sum +=
+                        0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+                    n += 1.0;
+                    xx += 1;
+                }
+                yy += 1;
+            }
+            grey[y * N + x] = if n > 0.0 { sum / n } else { 0.0 };
+        }
+    }
+    let mut values = Vec::with_capacity((N - 2) * (N - 2));
+    for y in 1..N - 1 {
+        for x in 1..N - 1 {
+            let c = grey[y * N + x];
+            values.push(
+                grey[(y - 1) * N + x]
+                    + grey[(y + 1) * N + x]
+                    + grey[y * N + x - 1]
+                    + grey[y * N + x + 1]
+                    - 4.0 * c,
+            );
+        }
+    }
+    let mean = values.iter().sum::<f32>() / values.len() as f32;
+    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / values.len() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::BBox;
+
+    fn face(landmarks: [[f32; 2]; 5]) -> Face {
+        Face {
+            bbox: BBox {
+                x1: 0.0,
+                y1: 0.0,
+                x2: 100.0,
+                y2: 120.0,
+            },
+            score: 0.9,
+            landmarks,
+        }
+    }
+
+    const FRONTAL: [[f32; 2]; 5] = [
+        [30.0, 45.0],
+        [70.0, 45.0],
+        [50.0, 70.0],
+        [35.0, 92.0],
+        [65.0, 92.0],
+    ];
+
+    /// A 100×120 face-sized patch: a checkerboard (sharp) or flat grey.
+    fn image(sharp: bool) -> RgbImage {
+        RgbImage::from_fn(100, 120, |x, y| {
+            let v = if sharp && (x / 4 + y / 4) % 2 == 0 {
+                200
+            } else {
+                60
+            };
+            image::Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn each_gate_refuses_with_its_reason() {
+        let gate = QualityGate::default();
+        gate.check(&image(true), &face(FRONTAL)).unwrap();
+
+        let mut small = face(FRONTAL);
+        small.bbox.x2 = 30.0;
+        assert!(matches!(
+            gate.check(&image(true), &small),
+            Err(Refusal::TooSmall { .. })
+        ));
+
+        let mut weak = face(FRONTAL);
+        weak.score = 0.5;
+        let err = gate.check(&image(true), &weak).unwrap_err();
+        assert_eq!(err.to_string(), "low detector score (0.500 < 0.8)");
+
+        let mut upside_down = FRONTAL;
+        upside_down.swap(2, 3);
+        assert!(matches!(
+            gate.check(&image(true), &face(upside_down)),
+            Err(Refusal::Landmarks { .. })
+        ));
+
+        let mut profile = FRONTAL;
+        profile[2] = [76.0, 70.0]; // the nose past the right eye
+        let err = gate.check(&image(true), &face(profile)).unwrap_err();
+        assert!(
+            matches!(err, Refusal::Pose { yaw, .. } if yaw > 0.6),
+            "{err}"
+        );
+
+        let err = gate.check(&image(false), &face(FRONTAL)).unwrap_err();
+        assert!(
+            matches!(err, Refusal::Blurred { sharpness, .. } if sharpness < 1.0),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pose_is_zero_for_a_frontal_face_and_signed_when_turned() {
+        let (yaw, roll) = pose(&face(FRONTAL));
+        assert!(yaw.abs() < 1e-6 && roll.abs() < 1e-6);
+        let mut turned = FRONTAL;
+        turned[2][0] = 40.0;
+        assert!((pose(&face(turned)).0 + 0.25).abs() < 1e-6);
+    }
+}
