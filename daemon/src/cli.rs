@@ -513,7 +513,7 @@ pub struct CreateDomainArgs {
     pub filter: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub search_priority: i32,
-    /// Model pack of the domain's descriptors (dlib-v1, sface-v1) [default: dlib-v1].
+    /// Model pack of the domain's descriptors (dlib-v1, sface-v1) [default: sface-v1].
     #[arg(long)]
     pub pack: Option<String>,
 }

@@ -67,3 +67,14 @@ pub fn recognise(
         search_time,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn new_domains_get_the_vision_default_pack() {
+        assert_eq!(
+            facerec_storage::NEW_DOMAIN_PACK,
+            facerec_vision::DEFAULT_PACK.name
+        );
+    }
+}

@@ -18,7 +18,11 @@ fn repo() -> PathBuf {
 
 /// Descriptor of the largest face of each photo.
 fn descriptors(dir: &Path, files: &[&str]) -> HashMap<String, Vec<f32>> {
-    let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
+    let engine = FaceEngine::load_pack(
+        &ModelFiles::new(default_models_dir()),
+        &facerec_vision::DLIB_V1,
+    )
+    .unwrap();
     files
         .iter()
         .map(|f| {

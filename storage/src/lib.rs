@@ -22,8 +22,8 @@ pub use import::{DomainConfigEntry, DomainConfigFile, ImportReport};
 pub use layout::Layout;
 pub use model::{
     BatchKind, BatchMeta, DatasetLink, Domain, DomainPatch, DomainStats, DomainSummary, Image,
-    ImageSource, ImageStatus, LEGACY_PACK, NewDomain, NewImage, NewPerson, Person, PersonStatus,
-    PluginRef, PluginSettings, SearchMode, validate_pack,
+    ImageSource, ImageStatus, LEGACY_PACK, NEW_DOMAIN_PACK, NewDomain, NewImage, NewPerson, Person,
+    PersonStatus, PluginRef, PluginSettings, SearchMode, validate_pack,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{

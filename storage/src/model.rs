@@ -69,7 +69,7 @@ pub struct NewDomain {
     pub filter: Option<String>,
     #[serde(default)]
     pub plugins: PluginSettings,
-    /// Model pack for the domain's descriptors [default: `dlib-v1`].
+    /// Model pack for the domain's descriptors [default: `sface-v1`].
     pub pack: Option<String>,
     #[serde(default = "default_true")]
     pub is_active: bool,
@@ -80,8 +80,12 @@ fn default_true() -> bool {
 }
 
 /// The pack of every descriptor stored before packs were recorded (they
-/// were all dlib's), and of a new domain that names none.
+/// were all dlib's), and of a domain record from before packs.
 pub const LEGACY_PACK: &str = "dlib-v1";
+
+/// The pack of a new domain that names none: the vision crate's default
+/// pack (a daemon test keeps the two equal).
+pub const NEW_DOMAIN_PACK: &str = "sface-v1";
 
 fn legacy_pack() -> String {
     LEGACY_PACK.to_string()
@@ -144,7 +148,7 @@ impl NewDomain {
             search_mode: self.search_mode,
             filter: self.filter.map(validate_filter).transpose()?,
             plugins: self.plugins.validated()?,
-            pack: validate_pack(self.pack.unwrap_or_else(legacy_pack))?,
+            pack: validate_pack(self.pack.unwrap_or_else(|| NEW_DOMAIN_PACK.to_string()))?,
             is_active: self.is_active,
             created_at: now,
             updated_at: now,

@@ -43,7 +43,7 @@ fn a_damaged_model_file_is_refused_by_name() {
         b"version https://git-lfs.github.com/spec/v1\n",
     )
     .unwrap();
-    let err = FaceEngine::load(&ModelFiles::new(&dir))
+    let err = FaceEngine::load_pack(&ModelFiles::new(&dir), &DLIB_V1)
         .err()
         .expect("refused")
         .to_string();

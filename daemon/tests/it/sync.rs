@@ -192,10 +192,13 @@ async fn converge_on(kind: BrokerKind, real: Option<&RealPeople>) {
     if let Some(real) = real {
         let set = open_index(edge_store);
         for (i, (id, probe)) in real.probes.iter().enumerate().take(4) {
+            // The probes were embedded with the default pack, as the hub
+            // embeds a new domain's photos.
+            let pack = facerec_vision::DEFAULT_PACK;
             let query = [facerec_index::PackQuery {
-                pack: "dlib-v1",
+                pack: pack.name,
                 vector: probe,
-                threshold: facerec_vision::MATCH_THRESHOLD,
+                threshold: pack.match_distance(),
             }];
             let found = set
                 .search(&serbia(), &query)

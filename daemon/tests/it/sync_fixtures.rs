@@ -210,7 +210,7 @@ pub fn approve(store: &Store, domain: &str, people: &[(String, Vec<Vec<f32>>)]) 
             })
             .collect();
         store
-            .add_embeddings(&d, "dlib-v1", &id, &embeddings)
+            .add_embeddings(&d, facerec_vision::DEFAULT_PACK.name, &id, &embeddings)
             .unwrap();
     }
 }

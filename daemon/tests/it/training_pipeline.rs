@@ -132,7 +132,8 @@ fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
         .staging(&d)
         .join("person_01")
         .join(format!("{}.png", staged[0].image_id));
-    assert_eq!(image::image_dimensions(&chip).unwrap(), (150, 150));
+    let side = engine.pack.chip.size();
+    assert_eq!(image::image_dimensions(&chip).unwrap(), (side, side));
     assert_eq!(
         store.get_person(&d, &p1).unwrap().unwrap().status,
         PersonStatus::Staging

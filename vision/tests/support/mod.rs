@@ -46,7 +46,9 @@ pub fn engine() -> &'static FaceEngine {
     static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
     // FACEREC_MODELS_DIR lets the parity test check a regenerated embedder.
     ENGINE.get_or_init(|| {
-        FaceEngine::load(&ModelFiles::new(default_models_dir())).expect("models load")
+        // These tests are about dlib's descriptors (parity, MATCH_THRESHOLD).
+        FaceEngine::load_pack(&ModelFiles::new(default_models_dir()), &DLIB_V1)
+            .expect("models load")
     })
 }
 
