@@ -430,6 +430,9 @@ pub enum BenchCommand {
         /// Requests per /api/recognize row.
         #[arg(long, default_value_t = 64)]
         requests: usize,
+        /// Model pack of the galleries (dlib-v1, sface-v1) [default: sface-v1].
+        #[arg(long)]
+        pack: Option<String>,
     },
     /// Search-index build time, memory, latency and recall@1 against brute force, on synthetic descriptors.
     Index {

@@ -39,6 +39,7 @@ pub struct Options {
     pub gallery: usize,
     pub recognize_gallery: usize,
     pub requests: usize,
+    pub pack: &'static facerec_vision::ModelPack,
 }
 
 pub async fn run(config: &Config, opts: Options) -> anyhow::Result<()> {
@@ -46,7 +47,8 @@ pub async fn run(config: &Config, opts: Options) -> anyhow::Result<()> {
     let engines = Arc::new(facerec_vision::Engines::new(ModelFiles::new(
         config.models_dir.clone(),
     )));
-    let engine = engines.get(facerec_vision::DEFAULT_PACK)?;
+    let engine = engines.get(opts.pack)?;
+    eprintln!("pack {}", opts.pack.name);
     let photos: Vec<RgbImage> = FACES
         .iter()
         .map(|f| {
@@ -67,7 +69,7 @@ pub async fn run(config: &Config, opts: Options) -> anyhow::Result<()> {
         let store = Store::open(&root)?;
         store.create_domain(NewDomain::named("bench"))?;
         let real = enrol_samples(&store, &domain, &engine, &photos)?;
-        add_lookalikes(&store, &domain, &real, opts.gallery, 3)?;
+        add_lookalikes(&store, &domain, opts.pack, &real, opts.gallery, 3)?;
     }
     let store = Arc::new(Store::open(&root)?);
     let index = Arc::new(
@@ -163,11 +165,13 @@ fn enrol_samples(
 }
 
 /// Synthetic people around the real descriptors' mean, spread like dlib's
-/// (people ≈ 0.9 apart, a person's photos ≈ 0.4 apart), 5 photos each —
-/// a gallery the real people sit inside of, as in a real domain.
+/// (people ≈ 0.9 apart, a person's photos ≈ 0.4 apart) scaled to the
+/// pack's distances, 5 photos each — a gallery the real people sit inside
+/// of, as in a real domain.
 fn add_lookalikes(
     store: &Store,
     domain: &DomainCode,
+    pack: &'static facerec_vision::ModelPack,
     real: &[Vec<f32>],
     descriptors: usize,
     seed: u64,
@@ -178,10 +182,18 @@ fn add_lookalikes(
     let mean: Vec<f32> = (0..dim)
         .map(|i| real.iter().map(|d| d[i]).sum::<f32>() / real.len() as f32)
         .collect();
+    let scale = pack.match_distance() / facerec_vision::MATCH_THRESHOLD;
     let (person, photo) = (
-        0.9 / (2.0 * dim as f32).sqrt(),
-        0.4 / (2.0 * dim as f32).sqrt(),
+        scale * 0.9 / (2.0 * dim as f32).sqrt(),
+        scale * 0.4 / (2.0 * dim as f32).sqrt(),
     );
+    let unit = |mut v: Vec<f32>| {
+        if pack.normalised() {
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+            v.iter_mut().for_each(|x| *x /= n);
+        }
+        v
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     for p in 0..descriptors.div_ceil(5) {
         let id = PersonId::parse(&format!("p_{p:06}"))?;
@@ -193,10 +205,10 @@ fn add_lookalikes(
         let photos: Vec<NewEmbedding> = (0..5)
             .map(|_| NewEmbedding {
                 image_id: None,
-                vector: around(&mut rng, &center, photo),
+                vector: unit(around(&mut rng, &center, photo)),
             })
             .collect();
-        store.add_embeddings(domain, facerec_vision::DEFAULT_PACK.name, &id, &photos)?;
+        store.add_embeddings(domain, pack.name, &id, &photos)?;
     }
     Ok(())
 }
@@ -331,7 +343,14 @@ async fn recognize(
         let store = Store::open(&root)?;
         store.create_domain(NewDomain::named("bench"))?;
         let real = enrol_samples(&store, &domain, engine, photos)?;
-        add_lookalikes(&store, &domain, &real, opts.recognize_gallery, 4)?;
+        add_lookalikes(
+            &store,
+            &domain,
+            engine.pack,
+            &real,
+            opts.recognize_gallery,
+            4,
+        )?;
     }
     let config = Config::resolve(
         FileConfig::default(),

@@ -39,6 +39,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             gallery,
             recognize_gallery,
             requests,
+            pack,
         } => {
             live::run(
                 config,
@@ -47,6 +48,10 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
                     gallery,
                     recognize_gallery,
                     requests,
+                    pack: match pack {
+                        Some(p) => facerec_vision::ModelPack::named(&p)?,
+                        None => facerec_vision::DEFAULT_PACK,
+                    },
                 },
             )
             .await
