@@ -21,6 +21,10 @@ async fn create_get_list_patch_delete() {
     assert_eq!(resp.headers()["location"], "/api/domains/serbia");
     let created = json(resp, 201).await;
     assert_eq!(created["domain_code"], "serbia");
+    assert_eq!(
+        created["pack"], "sface-v1",
+        "new domains get the default pack"
+    );
     assert_eq!(created["countries"], json!(["RS"]));
     assert!(
         created["training_path"]
@@ -64,6 +68,14 @@ async fn create_get_list_patch_delete() {
         .await
         .unwrap();
     assert!(problem(bad_patch, 422).await.contains("display_nam"));
+    // A pack changes only by re-embedding, never by a PATCH.
+    let pack_patch = node
+        .req(Method::PATCH, "/api/domains/serbia", Some(ADMIN))
+        .json(&json!({"pack": "dlib-v1"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(problem(pack_patch, 422).await.contains("pack"));
 
     let stats = json(node.get("/api/domains/serbia/stats", ADMIN).await, 200).await;
     assert_eq!(
@@ -138,6 +150,18 @@ async fn invalid_codes_and_bodies_are_422_with_the_reason() {
         )
         .await;
     assert!(problem(bad_country, 422).await.contains("Hellas"));
+    let bad_pack = node
+        .post_json(
+            "/api/domains",
+            ADMIN,
+            json!({"domain_code": "greece", "pack": "arcface-v9"}),
+        )
+        .await;
+    let detail = problem(bad_pack, 422).await;
+    assert!(
+        detail.contains("arcface-v9") && detail.contains("dlib-v1, sface-v1"),
+        "{detail}"
+    );
     let not_json = node
         .req(Method::POST, "/api/domains", Some(ADMIN))
         .body("domain_code=x")

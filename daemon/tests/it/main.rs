@@ -9,6 +9,7 @@ mod cli;
 mod client_isolation;
 mod demo;
 mod domains_api;
+mod eval;
 mod live;
 mod migrate;
 mod mqtt_broker;
