@@ -68,47 +68,28 @@ impl FaceEngine {
         self.embedder.embed(&self.align(image, face))
     }
 
-    /// Detects on a copy of `image` shrunk to at most `max_side` pixels on
-    /// its longer side (the detector's cost grows with pixels, and faces
-    /// big enough to recognise survive the shrink), with boxes and
-    /// landmarks mapped back to `image`'s pixels. `config.min_face` stays
-    /// in `image`'s pixels.
+    /// Detects with the detector's input at most `max_side` pixels on its
+    /// longer side (the detector's cost grows with pixels, and faces big
+    /// enough to recognise survive the shrink): the smallest face looked
+    /// for grows when `config.min_face` would need a larger input. Boxes
+    /// and landmarks are in `image`'s pixels. YuNet shrinks the image
+    /// itself, in one area-averaging pass, so no shrunk copy is made here.
     pub fn detect_within(
         &self,
         image: &RgbImage,
         config: &DetectorConfig,
         max_side: u32,
     ) -> VisionResult<Vec<Face>> {
-        let longest = image.width().max(image.height());
-        if max_side == 0 || longest <= max_side {
+        let longest = image.width().max(image.height()) as f32;
+        if max_side == 0 || longest <= max_side as f32 {
             return self.detect(image, config);
         }
-        let scale = max_side as f32 / longest as f32;
-        let small = image::imageops::thumbnail(
-            image,
-            ((image.width() as f32 * scale).round() as u32).max(1),
-            ((image.height() as f32 * scale).round() as u32).max(1),
-        );
-        let (sx, sy) = (
-            image.width() as f32 / small.width() as f32,
-            image.height() as f32 / small.height() as f32,
-        );
-        let small_config = DetectorConfig {
-            min_face: (config.min_face * scale).max(12.0),
+        let smallest_for_side = crate::yunet::SMALLEST_FACE * longest / max_side as f32;
+        let config = DetectorConfig {
+            min_face: config.min_face.max(smallest_for_side),
             ..*config
         };
-        let mut faces = self.detect(&small, &small_config)?;
-        for f in &mut faces {
-            f.bbox.x1 *= sx;
-            f.bbox.x2 *= sx;
-            f.bbox.y1 *= sy;
-            f.bbox.y2 *= sy;
-            for p in &mut f.landmarks {
-                p[0] *= sx;
-                p[1] *= sy;
-            }
-        }
-        Ok(faces)
+        self.detect(image, &config)
     }
 
     /// [`Self::detect_within`], then embeds each face from the full image.
