@@ -402,6 +402,17 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
         )
         .await
         .unwrap();
+    // Signed by the hub, but of a pack this edge cannot run, and of a pack
+    // other than the one its copy of serbia holds (a delta cannot switch).
+    for pack in ["future-v9", "dlib-v1"] {
+        let mut other_pack = m4.clone();
+        other_pack.pack = pack.into();
+        other_pack.signature = hex::encode(
+            ed25519_dalek::Signer::sign(&signing, other_pack.signed_message().as_bytes())
+                .to_bytes(),
+        );
+        publish(&forger, "serbia", &other_pack, &c4).await;
+    }
     // Finally the real batch 4.
     publish(&forger, "serbia", &m4, &c4).await;
     edge.wait_applied(4, WAIT).await;
@@ -414,7 +425,13 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
                 .map(|n| n.parse::<u64>().unwrap())
         })
         .unwrap_or(0);
-    assert!(rejected >= 5, "{rejected} rejections counted");
+    assert!(rejected >= 7, "{rejected} rejections counted");
+    let metrics = edge.metrics().await;
+    for pack in ["future-v9", "dlib-v1"] {
+        let line =
+            format!(r#"facerec_sync_pack_refusals_total{{domain="serbia",pack="{pack}"}} 1"#);
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 
     // The retained device state says the same; once the edge is gone, its
     // Last Will says it is offline.
@@ -436,6 +453,8 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
         "does not verify",
         "does not match its topic",
         "malformed",
+        "a model pack this edge cannot run",
+        "descriptors of two packs are never mixed",
     ] {
         assert!(
             log.contains(reason),
