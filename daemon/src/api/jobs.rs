@@ -32,6 +32,23 @@ async fn prepare(state: &AppState, client: &Client, raw: &str) -> Result<DomainC
     Ok(code)
 }
 
+/// How many of the domain's images have `status` (a job's total steps).
+fn images_with_status(
+    store: &facerec_storage::Store,
+    domain: &DomainCode,
+    status: ImageStatus,
+) -> facerec_storage::StorageResult<u64> {
+    let mut n = 0u64;
+    for p in store.list_people(domain, None)? {
+        n += store
+            .person_images(domain, &p.id)?
+            .iter()
+            .filter(|i| i.status == status)
+            .count() as u64;
+    }
+    Ok(n)
+}
+
 fn accepted(state: &AppState, id: u64) -> Accepted {
     let job = state.jobs.get(id).expect("just started");
     (
@@ -58,17 +75,7 @@ pub async fn start_processing(
     let code = prepare(&state, &client, &req.domain).await?;
     let c = code.clone();
     let total = state
-        .storage(move |s| {
-            let mut n = 0u64;
-            for p in s.list_people(&c, None)? {
-                n += s
-                    .person_images(&c, &p.id)?
-                    .iter()
-                    .filter(|i| i.status == ImageStatus::New)
-                    .count() as u64;
-            }
-            Ok(n)
-        })
+        .storage(move |s| images_with_status(s, &c, ImageStatus::New))
         .await?;
     let job = state.jobs.start("process", code.as_str(), total);
     let id = job.id();
@@ -190,15 +197,10 @@ pub async fn start_reembed(
     let c = code.clone();
     let (domain, photos) = state
         .storage(move |s| {
-            let mut n = 0u64;
-            for p in s.list_people(&c, None)? {
-                n += s
-                    .person_images(&c, &p.id)?
-                    .iter()
-                    .filter(|i| i.status == ImageStatus::Approved)
-                    .count() as u64;
-            }
-            Ok((s.domain(&c)?, n))
+            Ok((
+                s.domain(&c)?,
+                images_with_status(s, &c, ImageStatus::Approved)?,
+            ))
         })
         .await?;
     let pack = facerec_vision::ModelPack::named(req.pack.as_deref().unwrap_or(&domain.pack))

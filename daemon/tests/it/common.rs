@@ -25,6 +25,16 @@ fn token(name: &str, secret: &str, domains: &[&str], admin: bool) -> TokenConfig
     }
 }
 
+/// The `facerecd` binary on `data_root`, ignoring any config file of the
+/// environment.
+pub fn facerecd(data_root: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_facerecd"));
+    cmd.arg("--data-root")
+        .arg(data_root)
+        .env_remove("FACEREC_CONFIG");
+    cmd
+}
+
 pub fn config(root: &Path, primary: Option<&str>, allowed: &[&str]) -> Config {
     let file = FileConfig {
         tokens: vec![

@@ -5,19 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use facerec_storage::{DomainCode, ImageSource, ImageStatus, PersonId, PersonStatus, Store};
 use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
-fn facerecd(data_root: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facerecd"));
-    cmd.arg("--data-root")
-        .arg(data_root)
-        .env_remove("FACEREC_CONFIG");
-    cmd
-}
+use crate::common::facerecd;
 
 fn png(shade: u8) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());

@@ -10,13 +10,7 @@ use facerec_index::{IndexOptions, IndexSet, PackQuery, SearchParams};
 use facerec_storage::{DomainCode, Store};
 use facerec_vision::{DetectorConfig, FaceEngine, ModelFiles, ModelPack, default_models_dir};
 
-fn facerecd(data_root: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facerecd"));
-    cmd.arg("--data-root")
-        .arg(data_root)
-        .env_remove("FACEREC_CONFIG");
-    cmd
-}
+use crate::common::facerecd;
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
