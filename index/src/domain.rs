@@ -267,6 +267,7 @@ impl DomainIndex {
             revision,
             count: points.live() as u64,
             last_batch_seq,
+            pack: self.pack().map(str::to_string),
             generation,
             files,
         };

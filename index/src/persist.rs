@@ -41,6 +41,9 @@ pub struct Manifest {
     pub count: u64,
     /// The last batch applied when the dump was made (edges).
     pub last_batch_seq: Option<u64>,
+    /// The model pack of the vectors (absent in dumps from before packs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
     /// Folder (inside the domain's index folder) holding the files.
     pub generation: String,
     /// File name → sha256 (hex).
@@ -65,6 +68,11 @@ pub enum DumpProblem {
     },
     #[error("dump file {file} is corrupt: {reason}")]
     Corrupt { file: String, reason: String },
+    #[error("dump holds model pack {dump:?}, the database {db:?}")]
+    OtherPack {
+        dump: Option<String>,
+        db: Option<String>,
+    },
 }
 
 /// One point of the graph: hnsw_rs data id = position in the list.

@@ -359,13 +359,20 @@ fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexE
     let dir = store.layout().index(d);
     let revision = store.embedding_revision(d)?;
     let count = store.embedding_count(d)?;
-    let (index, revision, source) = match DomainIndex::load(&dir, d.clone(), revision, count) {
-        // The dump is of this revision, so of the pack stored now.
-        Ok((index, _manifest)) => (
-            index.with_pack(store.embedding_pack(d)?),
-            revision,
-            IndexSource::Dump,
-        ),
+    let stored_pack = store.embedding_pack(d)?;
+    let loaded = DomainIndex::load(&dir, d.clone(), revision, count).and_then(|(index, m)| {
+        // A dump from before packs can only be of the legacy pack, which
+        // the database then reports too.
+        match &m.pack {
+            Some(p) if Some(p) != stored_pack.as_ref() => Err(DumpProblem::OtherPack {
+                dump: m.pack.clone(),
+                db: stored_pack.clone(),
+            }),
+            _ => Ok(index),
+        }
+    });
+    let (index, revision, source) = match loaded {
+        Ok(index) => (index.with_pack(stored_pack), revision, IndexSource::Dump),
         Err(problem) => {
             let set = store.domain_embeddings_at_revision(d)?;
             let (revision, embeddings) = (set.revision, set.embeddings);

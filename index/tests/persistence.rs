@@ -148,6 +148,27 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
         );
         assert_eq!(set.get(&d).unwrap().len(), 600);
     }
+    // The dump names its pack; one naming another than the database's
+    // descriptors is never searched with them.
+    let manifest_path = root.path().join("index/serbia/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["pack"], "dlib-v1");
+    manifest["pack"] = "sface-v1".into();
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    {
+        let store = Arc::new(Store::open(root.path()).unwrap());
+        let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
+        assert!(
+            matches!(
+                &reports[0].source,
+                IndexSource::Rebuilt(DumpProblem::OtherPack { .. })
+            ),
+            "{:?}",
+            reports[0].source
+        );
+        assert_eq!(set.get(&d).unwrap().pack(), Some("dlib-v1"));
+    }
     // A garbage manifest is a clear reason too, never a panic.
     std::fs::write(root.path().join("index/serbia/manifest.json"), b"not json").unwrap();
     let store = Arc::new(Store::open(root.path()).unwrap());

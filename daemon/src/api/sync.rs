@@ -30,6 +30,7 @@ pub async fn sync_status(
                             applied_seq: seq,
                             head_seq: Some(seq),
                             descriptors: s.embedding_count(&d.domain_code)?,
+                            pack: s.embedding_pack(&d.domain_code)?,
                         });
                     }
                     Ok(out)

@@ -51,6 +51,9 @@ pub struct DomainSyncState {
     pub head_seq: Option<u64>,
     /// Searchable descriptors.
     pub descriptors: u64,
+    /// The model pack of those descriptors (None: the domain holds none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
 }
 
 /// `devices/{id}/state`, retained; the broker publishes the Last Will
@@ -157,6 +160,7 @@ mod tests {
                 applied_seq: 3,
                 head_seq: Some(4),
                 descriptors: 12,
+                pack: Some("sface-v1".into()),
             }],
             updated_at: chrono::Utc::now(),
         });

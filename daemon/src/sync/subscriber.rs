@@ -111,6 +111,7 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
             applied_seq: s.applied,
             head_seq: None,
             descriptors: 0,
+            pack: None,
         })
         .collect();
     let will = LastWill::new(
@@ -453,6 +454,11 @@ impl EdgeSync {
                 applied_seq: s.applied,
                 head_seq: s.head,
                 descriptors: self.index.get(d).map_or(0, |i| i.len() as u64),
+                pack: self
+                    .index
+                    .get(d)
+                    .ok()
+                    .and_then(|i| i.pack().map(str::to_string)),
             })
             .collect();
         let mut status = self.status.write().expect("status lock");
