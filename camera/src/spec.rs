@@ -67,7 +67,9 @@ fn default_timeout_ms() -> u64 {
 
 impl SourceSpec {
     /// Parses the short form used on the command line:
-    /// `v4l2:/dev/video0`, `http://host/stream.mjpg`, `replay:DIR[@FPS]`.
+    /// `v4l2:/dev/video0`, `http://host/stream.mjpg`, `replay:DIR[@FPS]`
+    /// (loops) or `replay-once:DIR[@FPS]` (ends after one pass; also
+    /// `replay-loop:` for the explicit loop).
     pub fn parse_short(s: &str) -> Result<Self, String> {
         if let Some(device) = s.strip_prefix("v4l2:") {
             return Ok(SourceSpec::V4l2 {
@@ -84,7 +86,14 @@ impl SourceSpec {
                 timeout_ms: default_timeout_ms(),
             });
         }
-        if let Some(rest) = s.strip_prefix("replay:") {
+        let replay = [
+            ("replay-once:", false),
+            ("replay-loop:", true),
+            ("replay:", true),
+        ]
+        .into_iter()
+        .find_map(|(prefix, repeat)| s.strip_prefix(prefix).map(|rest| (rest, repeat)));
+        if let Some((rest, repeat)) = replay {
             let (path, fps) = match rest.rsplit_once('@') {
                 Some((p, f)) => (
                     p,
@@ -98,11 +107,37 @@ impl SourceSpec {
             return Ok(SourceSpec::Replay {
                 path: path.into(),
                 fps,
-                repeat: true,
+                repeat,
             });
         }
         Err(format!(
-            "`{s}` is not a camera: use v4l2:/dev/videoN, http://…/stream.mjpg or replay:DIR[@FPS]"
+            "`{s}` is not a camera: use v4l2:/dev/videoN, http://…/stream.mjpg, replay:DIR[@FPS] or replay-once:DIR[@FPS]"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replays_loop_unless_told_to_play_once() {
+        let replay = |s: &str| match SourceSpec::parse_short(s).unwrap() {
+            SourceSpec::Replay { path, fps, repeat } => (path, fps, repeat),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(replay("replay:/clips/a@10"), ("/clips/a".into(), 10, true));
+        assert_eq!(
+            replay("replay-loop:/clips/a"),
+            ("/clips/a".into(), 30, true)
+        );
+        assert_eq!(
+            replay("replay-once:/clips/a@5"),
+            ("/clips/a".into(), 5, false)
+        );
+        let err = SourceSpec::parse_short("replay-once:/clips/a@0").unwrap_err();
+        assert!(err.contains("frame rate"), "{err}");
+        let err = SourceSpec::parse_short("rtsp://cam").unwrap_err();
+        assert!(err.contains("replay-once:"), "{err}");
     }
 }

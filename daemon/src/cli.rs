@@ -119,7 +119,7 @@ pub struct Settings {
         value_name = "KEYS"
     )]
     pub hub_public_keys: Option<Vec<String>>,
-    /// An edge's camera: `v4l2:/dev/video0`, `http://…/stream.mjpg` or `replay:DIR[@FPS]`; repeat for more (replaces `[[camera]]` in the config file).
+    /// An edge's camera: `v4l2:/dev/video0`, `http://…/stream.mjpg`, `replay:DIR[@FPS]` (loops) or `replay-once:DIR[@FPS]`; repeat for more (replaces `[[camera]]` in the config file).
     #[arg(
         long = "camera",
         env = "FACEREC_CAMERAS",
