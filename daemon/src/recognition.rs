@@ -15,7 +15,6 @@ pub struct Recognised {
     pub descriptor: Descriptor,
     pub pack: &'static ModelPack,
     pub outcome: SearchOutcome,
-    pub embed_time: Duration,
     pub search_time: Duration,
 }
 
@@ -41,12 +40,10 @@ pub fn recognise(
     face: &Face,
 ) -> anyhow::Result<Recognised> {
     let packs = route_packs(index, domain)?;
-    let t = Instant::now();
     let mut descriptors = Vec::with_capacity(packs.len());
     for &pack in &packs {
         descriptors.push(engines.get(pack)?.embed_face(image, face)?);
     }
-    let embed_time = t.elapsed();
     let queries: Vec<PackQuery<'_>> = packs
         .iter()
         .zip(&descriptors)
@@ -63,7 +60,6 @@ pub fn recognise(
         descriptor: descriptors.swap_remove(0),
         pack: packs[0],
         outcome,
-        embed_time,
         search_time,
     })
 }

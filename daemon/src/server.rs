@@ -224,7 +224,6 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         live: live.clone(),
         jobs: Default::default(),
         engines,
-        models_dir: Arc::new(config.models_dir.clone()),
         http_limits: config.plugin_limits.http.clone(),
         store: store.clone(),
         tokens: Arc::new(TokenTable::from_config(&tokens)?),

@@ -65,6 +65,25 @@ impl Default for DetectorConfig {
     }
 }
 
+impl DetectorConfig {
+    /// This config for an image whose longer side is `longest`, with the
+    /// detector's input held to `max_side` pixels (0: no cap): the
+    /// smallest face looked for grows instead (detection cost grows with
+    /// pixels, and faces big enough to recognise survive the shrink).
+    /// YuNet shrinks the image itself in one area-averaging pass, so no
+    /// shrunk copy is needed.
+    pub fn within(&self, longest: u32, max_side: u32) -> Self {
+        if max_side == 0 || longest <= max_side {
+            return *self;
+        }
+        let smallest_for_side = crate::yunet::SMALLEST_FACE * longest as f32 / max_side as f32;
+        Self {
+            min_face: self.min_face.max(smallest_for_side),
+            ..*self
+        }
+    }
+}
+
 /// Finds every face in an image.
 pub trait Detector: Send + Sync {
     fn detect(&self, image: &RgbImage, config: &DetectorConfig) -> VisionResult<Vec<Face>>;

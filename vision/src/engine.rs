@@ -38,19 +38,9 @@ impl FaceEngine {
 
     /// Loads, verifies and optimises `pack`'s models from `files`.
     pub fn load_pack(files: &ModelFiles, pack: &'static ModelPack) -> VisionResult<Self> {
-        let detector: Arc<dyn Detector> = match pack.detector {
-            DetectorKind::Yunet => Arc::new(YuNetDetector::load(files)?),
-        };
-        let embedder = OnnxEmbedder::load(
-            files,
-            pack.name,
-            pack.embedder,
-            pack.chip.size(),
-            pack.normalised(),
-        )?;
         Ok(Self {
-            detector,
-            embedder: Arc::new(embedder),
+            detector: load_detector(files, pack.detector)?,
+            embedder: load_embedder(files, pack)?,
             pack,
         })
     }
@@ -69,38 +59,16 @@ impl FaceEngine {
     }
 
     /// Detects with the detector's input at most `max_side` pixels on its
-    /// longer side (the detector's cost grows with pixels, and faces big
-    /// enough to recognise survive the shrink): the smallest face looked
-    /// for grows when `config.min_face` would need a larger input. Boxes
-    /// and landmarks are in `image`'s pixels. YuNet shrinks the image
-    /// itself, in one area-averaging pass, so no shrunk copy is made here.
+    /// longer side ([`DetectorConfig::within`]); boxes and landmarks are in
+    /// `image`'s pixels.
     pub fn detect_within(
         &self,
         image: &RgbImage,
         config: &DetectorConfig,
         max_side: u32,
     ) -> VisionResult<Vec<Face>> {
-        let longest = image.width().max(image.height()) as f32;
-        if max_side == 0 || longest <= max_side as f32 {
-            return self.detect(image, config);
-        }
-        let smallest_for_side = crate::yunet::SMALLEST_FACE * longest / max_side as f32;
-        let config = DetectorConfig {
-            min_face: config.min_face.max(smallest_for_side),
-            ..*config
-        };
-        self.detect(image, &config)
-    }
-
-    /// [`Self::detect_within`], then embeds each face from the full image.
-    pub fn analyze_within(
-        &self,
-        image: &RgbImage,
-        config: &DetectorConfig,
-        max_side: u32,
-    ) -> VisionResult<Vec<AnalyzedFace>> {
-        let faces = self.detect_within(image, config, max_side)?;
-        self.embed_all(image, faces)
+        let longest = image.width().max(image.height());
+        self.detect(image, &config.within(longest, max_side))
     }
 
     /// Detects every face and embeds each one.
@@ -126,6 +94,22 @@ impl FaceEngine {
     }
 }
 
+fn load_detector(files: &ModelFiles, kind: DetectorKind) -> VisionResult<Arc<dyn Detector>> {
+    Ok(match kind {
+        DetectorKind::Yunet => Arc::new(YuNetDetector::load(files)?),
+    })
+}
+
+fn load_embedder(files: &ModelFiles, pack: &'static ModelPack) -> VisionResult<Arc<dyn Embedder>> {
+    Ok(Arc::new(OnnxEmbedder::load(
+        files,
+        pack.name,
+        pack.embedder,
+        pack.chip.size(),
+        pack.normalised(),
+    )?))
+}
+
 /// The engines of every pack a node may need, each loaded on first use
 /// (a hub may never process a photo, an edge may serve one pack only) and
 /// sharing one detector, since every pack detects with YuNet.
@@ -144,30 +128,24 @@ impl Engines {
         }
     }
 
+    /// The shared detector, loading it the first time (blocking); no
+    /// embedder is loaded for work that only detects.
+    pub fn detector(&self) -> VisionResult<Arc<dyn Detector>> {
+        if let Some(d) = self.detector.get() {
+            return Ok(d.clone());
+        }
+        let d = load_detector(&self.files, DetectorKind::Yunet)?;
+        Ok(self.detector.get_or_init(|| d).clone())
+    }
+
     /// `pack`'s engine, loading its models the first time (blocking).
     pub fn get(&self, pack: &'static ModelPack) -> VisionResult<FaceEngine> {
         if let Some(e) = self.loaded.lock().expect("engines lock").get(pack.name) {
             return Ok(e.clone());
         }
-        let detector = match self.detector.get() {
-            Some(d) => d.clone(),
-            None => {
-                let d: Arc<dyn Detector> = match pack.detector {
-                    DetectorKind::Yunet => Arc::new(YuNetDetector::load(&self.files)?),
-                };
-                self.detector.get_or_init(|| d).clone()
-            }
-        };
-        let embedder = OnnxEmbedder::load(
-            &self.files,
-            pack.name,
-            pack.embedder,
-            pack.chip.size(),
-            pack.normalised(),
-        )?;
         let engine = FaceEngine {
-            detector,
-            embedder: Arc::new(embedder),
+            detector: self.detector()?,
+            embedder: load_embedder(&self.files, pack)?,
             pack,
         };
         Ok(self
@@ -182,10 +160,5 @@ impl Engines {
     /// The engine of the pack called `name`.
     pub fn named(&self, name: &str) -> VisionResult<FaceEngine> {
         self.get(ModelPack::named(name)?)
-    }
-
-    /// Any engine, for work that only detects (the default pack's).
-    pub fn detector(&self) -> VisionResult<FaceEngine> {
-        self.get(DEFAULT_PACK)
     }
 }

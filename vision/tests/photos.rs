@@ -222,7 +222,16 @@ fn detecting_on_a_shrunk_copy_maps_faces_back_to_the_full_photo() {
         faces.remove(0)
     };
     let a = &largest(engine().analyze(&big, &config).unwrap());
-    let b = &largest(engine().analyze_within(&big, &config, 800).unwrap());
+    let within: Vec<AnalyzedFace> = engine()
+        .detect_within(&big, &config, 800)
+        .unwrap()
+        .into_iter()
+        .map(|face| AnalyzedFace {
+            descriptor: engine().embed_face(&big, &face).unwrap(),
+            face,
+        })
+        .collect();
+    let b = &largest(within);
     assert!(
         a.face.bbox.iou(&b.face.bbox) > 0.8,
         "{:?} vs {:?}",

@@ -51,7 +51,6 @@ pub struct AppState {
     /// Every pack's face models, each loaded on first use (a hub may never
     /// process, an edge may never be asked to recognise an upload).
     pub engines: Arc<facerec_vision::Engines>,
-    pub models_dir: Arc<std::path::PathBuf>,
     /// Limits of the hub's downloads (shared with plugins).
     pub http_limits: facerec_plugin_host::HttpLimits,
     /// The hub's batch publisher (None on an edge or with MQTT off).

@@ -207,7 +207,7 @@ async fn run(
     let result = tokio::task::spawn_blocking(move || -> Result<RecognizeResult, ApiError> {
         let image = decode_image(&body, &DecodeLimits::default())
             .map_err(|e| ApiError::unprocessable(format!("the body is not a usable image: {e}")))?;
-        let engine = engines
+        let detector_net = engines
             .detector()
             .map_err(|e| ApiError::internal(format!("{e:#}")))?;
         let detector = DetectorConfig {
@@ -216,8 +216,9 @@ async fn run(
                 .unwrap_or_else(|| default_min_face(image.width().max(image.height()))),
             ..DetectorConfig::default()
         };
-        let faces = engine
-            .detect_within(&image, &detector, DETECT_MAX_SIDE)
+        let longest = image.width().max(image.height());
+        let faces = detector_net
+            .detect(&image, &detector.within(longest, DETECT_MAX_SIDE))
             .map_err(|e| ApiError::internal(format!("face detection failed: {e}")))?;
         let mut out = RecognizeResult {
             domain: domain.to_string(),

@@ -223,6 +223,59 @@ fn write_batch_files(
     Ok(manifest_json)
 }
 
+/// Every production person of the domain, as the content of batch `seq`.
+fn production_content(
+    store: &Store,
+    domain: &DomainCode,
+    seq: u64,
+) -> anyhow::Result<BatchContent> {
+    let mut added = Vec::new();
+    for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
+        added.push(person_entry(store, domain, &person.id)?);
+    }
+    Ok(BatchContent {
+        domain: domain.to_string(),
+        seq,
+        added,
+        removed: vec![],
+    })
+}
+
+/// Makes a signed batch real: its files first (a leftover of a crashed
+/// build of this seq is replaced), then the one transaction that records
+/// it and publishes `pending`.
+fn commit(
+    store: &Store,
+    domain: &DomainCode,
+    dir: &Path,
+    bytes: &[u8],
+    manifest: &BatchManifest,
+    pending: &facerec_storage::PendingChanges,
+) -> anyhow::Result<()> {
+    let manifest_json = write_batch_files(dir, bytes, manifest)?;
+    std::fs::create_dir_all(store.layout().batch_manifests())?;
+    write_atomic(
+        &store.layout().batch_manifest(domain, &manifest.id),
+        &manifest_json,
+    )?;
+    store.commit_batch(
+        &BatchMeta {
+            domain: domain.clone(),
+            seq: manifest.seq,
+            id: manifest.id.clone(),
+            kind: manifest.kind,
+            created_at: manifest.created_at,
+            people_added: manifest.people_added,
+            people_removed: manifest.people_removed,
+            descriptors: manifest.descriptors,
+            content_hash: manifest.content_sha256.clone(),
+            pack: manifest.pack.clone(),
+        },
+        pending,
+    )?;
+    Ok(())
+}
+
 /// Builds a snapshot of what the domain has published up to its last batch
 /// (every person in production), for new or far-behind edges: applying it
 /// replaces an edge's state with the state after batch `seq`. A snapshot is
@@ -236,16 +289,7 @@ pub fn build_snapshot(
     let Some(last) = store.last_batch(domain)? else {
         bail!("domain '{domain}' has no batch yet: build one before a snapshot");
     };
-    let mut added = Vec::new();
-    for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
-        added.push(person_entry(store, domain, &person.id)?);
-    }
-    let content = BatchContent {
-        domain: domain.to_string(),
-        seq: last.seq,
-        added,
-        removed: vec![],
-    };
+    let content = production_content(store, domain, last.seq)?;
     let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot, &pack_of(store, domain)?)?;
     write_batch_files(&snapshot_dir(store, domain, last.seq), &bytes, &manifest)?;
     tracing::info!(domain = %domain, seq = last.seq, people = manifest.people_added, "snapshot built");
@@ -267,38 +311,10 @@ pub fn build_switch_snapshot(
         return Ok(None);
     };
     let seq = last.seq + 1;
-    let mut added = Vec::new();
-    for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
-        added.push(person_entry(store, domain, &person.id)?);
-    }
-    let content = BatchContent {
-        domain: domain.to_string(),
-        seq,
-        added,
-        removed: vec![],
-    };
+    let content = production_content(store, domain, seq)?;
     let (bytes, manifest) = sign(key, &content, BatchKind::Snapshot, &pack_of(store, domain)?)?;
-    let manifest_json = write_batch_files(&snapshot_dir(store, domain, seq), &bytes, &manifest)?;
-    std::fs::create_dir_all(store.layout().batch_manifests())?;
-    write_atomic(
-        &store.layout().batch_manifest(domain, &manifest.id),
-        &manifest_json,
-    )?;
-    store.commit_batch(
-        &BatchMeta {
-            domain: domain.clone(),
-            seq,
-            id: manifest.id.clone(),
-            kind: BatchKind::Snapshot,
-            created_at: manifest.created_at,
-            people_added: manifest.people_added,
-            people_removed: 0,
-            descriptors: manifest.descriptors,
-            content_hash: manifest.content_sha256.clone(),
-            pack: manifest.pack.clone(),
-        },
-        &Default::default(),
-    )?;
+    let dir = snapshot_dir(store, domain, seq);
+    commit(store, domain, &dir, &bytes, &manifest, &Default::default())?;
     tracing::info!(domain = %domain, seq, pack = %manifest.pack, people = manifest.people_added, "snapshot published as the next batch");
     Ok(Some(manifest))
 }
@@ -326,26 +342,12 @@ pub fn build_delta(
         added,
     };
     let (bytes, manifest) = sign(key, &content, BatchKind::Delta, &pack_of(store, domain)?)?;
-    let id = manifest.id.clone();
-
-    // Files first (a leftover of a crashed build of this seq is replaced),
-    // then the one transaction that makes the batch real.
-    let manifest_json = write_batch_files(&batch_dir(store, domain, seq), &bytes, &manifest)?;
-    std::fs::create_dir_all(store.layout().batch_manifests())?;
-    write_atomic(&store.layout().batch_manifest(domain, &id), &manifest_json)?;
-    store.commit_batch(
-        &BatchMeta {
-            domain: domain.clone(),
-            seq,
-            id,
-            kind: BatchKind::Delta,
-            created_at: manifest.created_at,
-            people_added: manifest.people_added,
-            people_removed: manifest.people_removed,
-            descriptors: manifest.descriptors,
-            content_hash: manifest.content_sha256.clone(),
-            pack: manifest.pack.clone(),
-        },
+    commit(
+        store,
+        domain,
+        &batch_dir(store, domain, seq),
+        &bytes,
+        &manifest,
         &pending,
     )?;
     tracing::info!(domain = %domain, seq, added = manifest.people_added,

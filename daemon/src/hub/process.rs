@@ -87,42 +87,53 @@ enum Outcome {
     Refused(String),
 }
 
-fn examine(store: &Store, engine: &FaceEngine, gates: &QualityGates, image: &Image) -> Outcome {
-    let path = store.layout().root().join(&image.path);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => return Outcome::Refused(format!("cannot read the file: {e}")),
-    };
-    let rgb = match decode_image(&bytes, &DecodeLimits::default()) {
-        Ok(i) => i,
-        Err(e) => return Outcome::Refused(format!("cannot decode: {e}")),
-    };
+/// The one clear face of a gallery photo at `path` (relative to the data
+/// root), with the decoded photo, or why there is none: unreadable,
+/// undecodable, no face, several faces and none dominant, or refused by
+/// the quality gate. Processing and re-embedding judge photos alike.
+pub fn gallery_face(
+    store: &Store,
+    engine: &FaceEngine,
+    gates: &QualityGates,
+    path: &str,
+) -> Result<(image::RgbImage, facerec_vision::Face), String> {
+    let path = store.layout().root().join(path);
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let rgb = decode_image(&bytes, &DecodeLimits::default())
+        .map_err(|e| format!("cannot decode: {e}"))?;
     let config = DetectorConfig {
         min_face: 40.0,
         ..Default::default()
     };
-    let mut faces = match engine.detect(&rgb, &config) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Refused(format!("detection failed: {e}")),
-    };
+    let mut faces = engine
+        .detect(&rgb, &config)
+        .map_err(|e| format!("detection failed: {e}"))?;
     let area = |f: &facerec_vision::Face| f.bbox.width() * f.bbox.height();
     faces.sort_by(|a, b| area(b).total_cmp(&area(a)));
     let Some(face) = faces.first() else {
-        return Outcome::Refused("no face found".into());
+        return Err("no face found".into());
     };
     if let Some(second) = faces.get(1)
         && area(face) < gates.dominance * area(second)
     {
-        return Outcome::Refused(format!(
+        return Err(format!(
             "{} faces and none dominant (largest {:.0} px², next {:.0} px²)",
             faces.len(),
             area(face),
             area(second)
         ));
     }
-    if let Err(refusal) = gates.face.check(&rgb, face) {
-        return Outcome::Refused(refusal.to_string());
-    }
+    gates.face.check(&rgb, face).map_err(|r| r.to_string())?;
+    let face = face.clone();
+    Ok((rgb, face))
+}
+
+fn examine(store: &Store, engine: &FaceEngine, gates: &QualityGates, image: &Image) -> Outcome {
+    let (rgb, face) = match gallery_face(store, engine, gates, &image.path) {
+        Ok(found) => found,
+        Err(reason) => return Outcome::Refused(reason),
+    };
+    let face = &face;
     let chip = engine.align(&rgb, face);
     let descriptor = match engine.embedder.embed(&chip) {
         Ok(d) => d,

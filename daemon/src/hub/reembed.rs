@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use facerec_storage::{DomainCode, ImageStatus, NewEmbedding, PersonId, PersonStatus, Store};
-use facerec_vision::{DecodeLimits, DetectorConfig, FaceEngine, decode_image};
+use facerec_vision::FaceEngine;
 use serde::{Deserialize, Serialize};
 
 use super::batch;
+use super::process::{QualityGates, gallery_face};
 
 /// One photo's outcome, as a progress-file line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,31 +197,12 @@ pub fn reembed_domain(
     Ok(report)
 }
 
-/// The descriptor of the photo's one clear face, or why there is none.
+/// The descriptor of the photo's one clear face, judged as processing
+/// judges a new photo, or why there is none.
 fn embed_photo(store: &Store, engine: &FaceEngine, path: &str) -> Result<Vec<f32>, String> {
-    let full = store.layout().root().join(path);
-    let bytes = std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
-    let image = decode_image(&bytes, &DecodeLimits::default())
-        .map_err(|e| format!("cannot decode: {e}"))?;
-    let config = DetectorConfig {
-        min_face: 40.0,
-        ..DetectorConfig::default()
-    };
-    let mut faces = engine
-        .detect(&image, &config)
-        .map_err(|e| format!("detection failed: {e}"))?;
-    let area = |f: &facerec_vision::Face| f.bbox.area();
-    faces.sort_by(|a, b| area(b).total_cmp(&area(a)));
-    let Some(face) = faces.first() else {
-        return Err("no face found".into());
-    };
-    if let Some(second) = faces.get(1)
-        && area(face) < 2.0 * area(second)
-    {
-        return Err(format!("{} faces and none dominant", faces.len()));
-    }
+    let (image, face) = gallery_face(store, engine, &QualityGates::default(), path)?;
     engine
-        .embed_face(&image, face)
+        .embed_face(&image, &face)
         .map(|d| d.0)
         .map_err(|e| format!("embedding failed: {e}"))
 }
