@@ -7,7 +7,10 @@ use facerec_camera::SourceSpec;
 use facerec_vision::DetectorConfig;
 use serde::{Deserialize, Serialize};
 
-use super::tracker::TrackerConfig;
+use super::tracker::{TrackerConfig, VoteRules};
+
+/// Measured with `facerecd eval video`: see docs/live.md.
+pub const DEFAULT_SCENE_CUT: f32 = 0.2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,9 +53,21 @@ pub struct LiveSettings {
     pub lost_after_ms: u64,
     /// Boxes overlapping this much (IoU) are the same track.
     pub iou_match: f32,
-    /// A face that left less than this long ago and comes back keeps its
-    /// track (no new appearance event); 0 turns re-identification off.
-    pub reid_window_ms: u64,
+    /// A name needs at least this many agreeing samples; a track is
+    /// announced (named or unknown) once it has this many.
+    pub min_agree: usize,
+    /// …and more than this share of the samples voting (unknown samples
+    /// count against every name).
+    pub majority: f32,
+    /// How much of the picture must change between two analysed frames
+    /// (mean colour difference, 0–1) for a scene cut, which ends every
+    /// track; 0 turns it off.
+    pub scene_cut: f32,
+    /// No longer used: a face coming back within `lost_after_ms` keeps its
+    /// track, and one that left is announced as gone for good. Accepted so
+    /// that older config files still load.
+    #[serde(skip_serializing)]
+    pub reid_window_ms: Option<u64>,
 }
 
 impl Default for LiveSettings {
@@ -68,7 +83,10 @@ impl Default for LiveSettings {
             samples: tracker.samples,
             lost_after_ms: tracker.lost_after.as_millis() as u64,
             iou_match: tracker.iou_match,
-            reid_window_ms: tracker.reid_window.as_millis() as u64,
+            min_agree: tracker.vote.min_agree,
+            majority: tracker.vote.majority,
+            scene_cut: DEFAULT_SCENE_CUT,
+            reid_window_ms: None,
         }
     }
 }
@@ -81,13 +99,18 @@ impl LiveSettings {
         }
     }
 
-    pub fn tracker(&self) -> TrackerConfig {
+    /// The tracker for descriptors of `pack` (its distances set the
+    /// split and merge limits).
+    pub fn tracker(&self, pack: &facerec_vision::ModelPack) -> TrackerConfig {
         TrackerConfig {
             iou_match: self.iou_match,
             lost_after: Duration::from_millis(self.lost_after_ms),
             samples: self.samples,
-            reid_window: Duration::from_millis(self.reid_window_ms),
-            ..TrackerConfig::default()
+            vote: VoteRules {
+                min_agree: self.min_agree,
+                majority: self.majority,
+            },
+            ..TrackerConfig::for_pack(pack)
         }
     }
 
@@ -142,6 +165,15 @@ impl CameraConfig {
         }
         if !(0.05..=0.95).contains(&s.iou_match) {
             return bad("iou_match must be 0.05–0.95");
+        }
+        if s.min_agree == 0 || s.min_agree > s.samples {
+            return bad("min_agree must be 1 to `samples`");
+        }
+        if !(0.0..1.0).contains(&s.majority) {
+            return bad("majority must be in [0, 1)");
+        }
+        if !(0.0..=1.0).contains(&s.scene_cut) {
+            return bad("scene_cut must be 0–1 (0 turns it off)");
         }
         Ok(())
     }

@@ -79,6 +79,10 @@ pub struct LiveEvent {
     pub samples: usize,
     /// For `identity_changed`: who the track was before.
     pub previous: Option<EventPerson>,
+    /// For `track_lost`: `left` (not seen for `lost_after_ms`),
+    /// `face_changed` (another face took its box), `scene_cut`, or
+    /// `stopped` (the source ended or the camera stopped).
+    pub reason: Option<&'static str>,
     #[serde(rename = "box")]
     pub bbox: EventBox,
     pub frame_seq: u64,

@@ -2,7 +2,9 @@
 //! events (docs/live.md).
 //!
 //! - `config.rs` — `[[camera]]` settings.
-//! - `tracker.rs` — IoU tracks, re-identification, the identity vote.
+//! - `tracker/` — tracks (predicted boxes, re-verification), the identity
+//!   vote, and the track events.
+//! - `scene.rs` — scene cuts, which end every track.
 //! - `pipeline.rs` — one camera's analysis loop and its live view.
 //! - `events.rs` — the event payload and the in-process bus.
 //! - `mqtt.rs` — forwards events to `devices/{id}/events`.
@@ -13,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod mqtt;
 pub mod pipeline;
+pub mod scene;
 pub mod tracker;
 
 use std::sync::Arc;

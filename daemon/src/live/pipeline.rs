@@ -19,7 +19,10 @@ use utoipa::ToSchema;
 
 use super::config::{CameraConfig, LiveSettings};
 use super::events::{EventBox, EventBus, EventKind, EventPerson, LiveEvent};
-use super::tracker::{Decision, Label, Sample, SampleOutcome, Track, Tracker, TrackerConfig};
+use super::scene::SceneCuts;
+use super::tracker::{
+    Decision, Label, LostReason, Sample, Track, TrackEvent, Tracker, TrackerConfig,
+};
 use crate::recognition::Recognised;
 
 /// A track as the live view draws it.
@@ -108,23 +111,12 @@ pub fn start_with_feed(
         stats: Mutex::new(CameraStats::default()),
         stop,
     });
-    let tracker = Tracker::new(tracker_config(camera, &domain, &deps));
-    let analysis = Analysis {
-        camera: camera.id.clone(),
-        domain,
-        settings: camera.settings,
-        tracker,
-        last_detection: None,
-        frame_no: 0,
-        events: 0,
-        people: HashMap::new(),
-        deps,
-    };
+    let analysis = Analysis::new(camera, domain, deps);
     tokio::spawn(run(runtime.clone(), feed, analysis, stopped));
     runtime
 }
 
-/// The camera's tracker settings, its re-identification distance scaled to
+/// The camera's tracker settings, its split and merge distances those of
 /// the pack of the camera's domain (descriptors of another pack spread
 /// over another range).
 fn tracker_config(camera: &CameraConfig, domain: &DomainCode, deps: &LiveDeps) -> TrackerConfig {
@@ -132,9 +124,7 @@ fn tracker_config(camera: &CameraConfig, domain: &DomainCode, deps: &LiveDeps) -
         .ok()
         .and_then(|p| p.first().copied())
         .unwrap_or(facerec_vision::DEFAULT_PACK);
-    let mut config = camera.settings.tracker();
-    config.reid_distance = 0.75 * pack.match_distance();
-    config
+    camera.settings.tracker(pack)
 }
 
 async fn run(
@@ -149,6 +139,7 @@ async fn run(
     let mut last_seq = 0u64;
     let mut last_done: Option<Instant> = None;
     let mut fps = 0.0f64;
+    let mut last_frame: Option<Frame> = None;
     loop {
         // The source thread ending (a finished replay) closes the channel.
         tokio::select! {
@@ -170,10 +161,11 @@ async fn run(
             Ok(done) => done,
             Err(e) => {
                 tracing::error!(camera = %camera, "the analysis of a frame panicked: {e}");
-                break;
+                return;
             }
         };
         analysis = a;
+        last_frame = Some(frame.clone());
         let tracks = match result {
             Ok(tracks) => tracks,
             Err(e) => {
@@ -214,19 +206,26 @@ async fn run(
             tracks,
         };
     }
+    // Whatever was still in view is gone now: every announced track ends.
+    if let Some(frame) = &last_frame {
+        analysis.end_all(LostReason::Stopped, frame);
+    }
+    runtime.view.write().expect("view lock").tracks.clear();
     tracing::info!(camera = %camera, "camera pipeline stopped");
     drop(feed);
 }
 
 /// The per-camera analysis state, moved onto the blocking pool per frame.
-struct Analysis {
+pub struct Analysis {
     camera: String,
     domain: DomainCode,
     settings: LiveSettings,
     tracker: Tracker,
+    scene: SceneCuts,
     /// When the latest detection ran (its frame's capture time).
     last_detection: Option<Instant>,
-    frame_no: u64,
+    /// Frames analysed since the latest detection.
+    since_detection: u32,
     events: u64,
     /// Names and Wikidata ids, read from the registry once per person.
     people: HashMap<(String, String), EventPerson>,
@@ -234,6 +233,21 @@ struct Analysis {
 }
 
 impl Analysis {
+    pub fn new(camera: &CameraConfig, domain: DomainCode, deps: LiveDeps) -> Self {
+        Self {
+            camera: camera.id.clone(),
+            tracker: Tracker::new(tracker_config(camera, &domain, &deps)),
+            scene: SceneCuts::new(camera.settings.scene_cut),
+            domain,
+            settings: camera.settings,
+            last_detection: None,
+            since_detection: 0,
+            events: 0,
+            people: HashMap::new(),
+            deps,
+        }
+    }
+
     fn observe(&self, stage: &str, since: Instant) {
         self.deps
             .metrics
@@ -244,11 +258,18 @@ impl Analysis {
     }
 
     /// Analyses one frame; returns the tracks to draw.
-    fn frame(&mut self, frame: &Frame) -> anyhow::Result<Vec<TrackView>> {
-        self.frame_no += 1;
-        let detect_now = (self.frame_no - 1).is_multiple_of(self.settings.detect_every as u64);
+    pub fn frame(&mut self, frame: &Frame) -> anyhow::Result<Vec<TrackView>> {
+        let now = frame.captured;
+        // A cut ends every track, and the new scene is detected at once.
+        let cut = self.scene.is_cut(&frame.image);
+        if cut {
+            self.end_all(LostReason::SceneCut, frame);
+        }
+        let detect_now = cut
+            || self.last_detection.is_none()
+            || self.since_detection + 1 >= self.settings.detect_every;
         if detect_now {
-            let now = frame.captured;
+            self.since_detection = 0;
             self.last_detection = Some(now);
             let t = Instant::now();
             let faces: Vec<Face> = self
@@ -257,9 +278,8 @@ impl Analysis {
                 .detector()?
                 .detect(&frame.image, &self.settings.detector())?;
             self.observe("detect", t);
-            for gone in self.tracker.update(faces, now) {
-                self.emit(EventKind::TrackLost, &gone, frame, None);
-            }
+            let events = self.tracker.update(faces, now);
+            self.announce(events, frame);
             let gate = self.settings.quality;
             let due: Vec<(u64, Face)> = self
                 .tracker
@@ -280,20 +300,29 @@ impl Analysis {
             if !due.is_empty() {
                 self.observe("embed", t);
             }
-            for ((id, face), r) in due.into_iter().zip(recognised) {
-                self.sample(id, face, r, frame)?;
+            for ((id, _), r) in due.into_iter().zip(recognised) {
+                self.sample(id, r, frame);
             }
+        } else {
+            self.since_detection += 1;
         }
-        // Draw only faces the latest detection saw: a track kept alive
-        // through a short absence is not on screen.
+        // Draw only faces the latest detection saw, where they should be
+        // by now: a track kept alive through a short absence is not on
+        // screen.
         let seen = self.last_detection;
         Ok(self
             .tracker
             .tracks()
             .iter()
             .filter(|t| Some(t.last_seen) == seen)
-            .map(|t| self.view_of(t))
+            .map(|t| self.view_of(t, now))
             .collect())
+    }
+
+    /// Ends every track (a scene cut, the source ending).
+    pub fn end_all(&mut self, reason: LostReason, frame: &Frame) {
+        let events = self.tracker.end_all(reason);
+        self.announce(events, frame);
     }
 
     /// Embeds and searches the faces, on two threads when there are
@@ -323,13 +352,7 @@ impl Analysis {
         Ok(all)
     }
 
-    fn sample(
-        &mut self,
-        id: u64,
-        face: Face,
-        recognised: Recognised,
-        frame: &Frame,
-    ) -> anyhow::Result<()> {
+    fn sample(&mut self, id: u64, recognised: Recognised, frame: &Frame) {
         self.deps
             .metrics
             .live
@@ -344,7 +367,6 @@ impl Analysis {
             .map_or(pack.match_distance(), |t| {
                 pack.distance_for(t).min(pack.match_distance())
             });
-        let descriptor = recognised.descriptor;
         let sample = match recognised.outcome.best {
             Some(m) if m.distance <= allowed => Sample {
                 label: Label::Known {
@@ -360,32 +382,27 @@ impl Analysis {
                 confidence: 0.0,
             },
         };
-        match self
+        let events = self
             .tracker
-            .add_sample(id, descriptor.0, sample, frame.captured)
-        {
-            SampleOutcome::Appeared(_) => {
-                let track = self.current(&face);
-                self.emit(EventKind::TrackAppeared, &track, frame, None);
-            }
-            SampleOutcome::Changed { from, .. } => {
-                let track = self.current(&face);
-                let previous = self.person_of(&from);
-                self.emit(EventKind::IdentityChanged, &track, frame, previous);
-            }
-            SampleOutcome::Returned { .. } | SampleOutcome::Unchanged => {}
-        }
-        Ok(())
+            .add_sample(id, recognised.descriptor.0, sample, frame.captured);
+        self.announce(events, frame);
     }
 
-    /// The track now holding `face` (its id may have changed on return).
-    fn current(&self, face: &Face) -> Track {
-        self.tracker
-            .tracks()
-            .iter()
-            .find(|t| t.face == *face)
-            .cloned()
-            .expect("the sampled track is active")
+    fn announce(&mut self, events: Vec<TrackEvent>, frame: &Frame) {
+        for event in events {
+            match event {
+                TrackEvent::Appeared(track) => {
+                    self.emit(EventKind::TrackAppeared, &track, frame, None, None)
+                }
+                TrackEvent::IdentityChanged { track, previous } => {
+                    let previous = self.person_of(&previous);
+                    self.emit(EventKind::IdentityChanged, &track, frame, previous, None);
+                }
+                TrackEvent::Lost { track, reason } => {
+                    self.emit(EventKind::TrackLost, &track, frame, None, Some(reason))
+                }
+            }
+        }
     }
 
     fn person_of(&mut self, d: &Decision) -> Option<EventPerson> {
@@ -414,8 +431,8 @@ impl Analysis {
         Some(p)
     }
 
-    fn view_of(&self, t: &Track) -> TrackView {
-        let b = t.bbox();
+    fn view_of(&self, t: &Track, now: Instant) -> TrackView {
+        let b = t.bbox_at(now);
         let (status, person, matched_domain, confidence) = match &t.identity {
             None => ("pending", None, None, 0.0),
             Some(d) => match &d.label {
@@ -449,6 +466,7 @@ impl Analysis {
         track: &Track,
         frame: &Frame,
         previous: Option<EventPerson>,
+        reason: Option<LostReason>,
     ) {
         let Some(decision) = track.identity.clone() else {
             return;
@@ -481,6 +499,7 @@ impl Analysis {
             votes: decision.votes,
             samples: decision.of,
             previous,
+            reason: reason.map(LostReason::as_str),
             bbox: EventBox {
                 x1: b.x1,
                 y1: b.y1,

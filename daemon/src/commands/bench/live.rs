@@ -288,7 +288,6 @@ async fn run_pipeline(
         settings: LiveSettings {
             detect_every,
             lost_after_ms: 500,
-            reid_window_ms: 0,
             ..Default::default()
         },
     };
