@@ -236,7 +236,10 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EvalArgs {
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
     /// A labelled photo folder: one sub-folder of photos per person, or
     /// photos with identities.csv (file,identity) and optional pairs.csv
     /// (file_x,file_y,same). Repeatable; identities of two folders never merge.
@@ -257,6 +260,45 @@ pub struct EvalArgs {
     /// Print the report as JSON (with FAR/FRR over thresholds).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// The live pipeline over annotated clips: wrong names, identity
+    /// switches, time to name (docs/evaluation.md).
+    Video {
+        /// The people to enrol: one sub-folder of photos per person, named
+        /// as the clips' truth names them.
+        #[arg(long, value_name = "DIR")]
+        gallery: PathBuf,
+        /// A folder of frames with truth.csv, or an .mjpeg file with
+        /// <stem>.truth.csv beside it.
+        #[arg(required = true, value_name = "CLIP")]
+        clips: Vec<PathBuf>,
+        /// The model pack [default: the default pack].
+        #[arg(long)]
+        pack: Option<String>,
+        /// Camera settings to evaluate: a TOML file holding a camera's
+        /// `[settings]` table's keys (docs/configuration.md).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Builds an annotated clip from labelled photos: hard cuts between
+    /// enrolled people, pans, occlusion, strangers; writes `gallery/` and
+    /// `clip/` (frames and truth.csv) under OUT.
+    Montage {
+        /// Labelled photos, one sub-folder per person.
+        #[arg(long, value_name = "DIR")]
+        photos: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// People to enrol and show.
+        #[arg(long, default_value_t = 6)]
+        people: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

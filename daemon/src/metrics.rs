@@ -41,6 +41,8 @@ pub struct LiveMetrics {
     pub event_latency: HistogramVec,
     /// Events by `type`.
     pub events: IntCounterVec,
+    /// Faces the quality gate kept from voting, by `reason`.
+    pub gate_refusals: IntCounterVec,
     /// Events a reader missed (`sink`: mqtt, sse) because it fell behind
     /// or the broker's queue was full.
     pub events_dropped: IntCounterVec,
@@ -101,6 +103,11 @@ impl LiveMetrics {
             .expect("registered once");
         Self {
             frames: counter("live_frames_total", "Frames analysed", &["camera"]),
+            gate_refusals: counter(
+                "live_gate_refusals_total",
+                "Tracked faces the quality gate kept from voting, by reason",
+                &["camera", "reason"],
+            ),
             dropped: counter(
                 "live_frames_dropped_total",
                 "Frames skipped because a newer frame was ready",

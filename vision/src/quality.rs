@@ -86,6 +86,19 @@ impl Default for QualityGate {
     }
 }
 
+impl Refusal {
+    /// The reason's name, as serialized (`too_small`, `blurred`…).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::TooSmall { .. } => "too_small",
+            Refusal::LowScore { .. } => "low_score",
+            Refusal::Landmarks { .. } => "landmarks",
+            Refusal::Pose { .. } => "pose",
+            Refusal::Blurred { .. } => "blurred",
+        }
+    }
+}
+
 impl QualityGate {
     /// `Ok` when `face` of `image` may be embedded.
     pub fn check(&self, image: &RgbImage, face: &Face) -> Result<(), Refusal> {

@@ -2,11 +2,73 @@
 
 use facerec_vision::{DetectorConfig, ModelPack, PACKS};
 
-use crate::cli::EvalArgs;
+use anyhow::Context;
+
+use crate::cli::{EvalArgs, EvalCommand};
 use crate::config::Config;
+use crate::eval::video::{self, VideoRequest, montage};
 use crate::eval::{EvalRequest, print_table, run as evaluate};
+use crate::live::LiveSettings;
 
 pub fn run(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
+    match &args.command {
+        Some(EvalCommand::Video {
+            gallery,
+            clips,
+            pack,
+            settings,
+            json,
+        }) => {
+            let settings = match settings {
+                None => LiveSettings::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    toml::from_str(&text).with_context(|| format!("{}", path.display()))?
+                }
+            };
+            let pack = match pack {
+                Some(name) => ModelPack::named(name)?,
+                None => facerec_vision::DEFAULT_PACK,
+            };
+            let report = video::run(&VideoRequest {
+                gallery: gallery.clone(),
+                clips: clips.clone(),
+                pack,
+                models_dir: config.models_dir.clone(),
+                settings,
+            })?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                video::print_table(&report);
+            }
+            return Ok(());
+        }
+        Some(EvalCommand::Montage {
+            photos,
+            out,
+            people,
+        }) => {
+            let m = montage::build(&montage::MontageRequest {
+                photos: photos.clone(),
+                out: out.clone(),
+                people: *people,
+                models_dir: config.models_dir.clone(),
+            })?;
+            println!(
+                "{} frames in {} shots: {} (people: {}; strangers: {})\ngallery: {}",
+                m.frames,
+                m.shots,
+                m.clip.display(),
+                m.people.join(", "),
+                m.strangers.join(", "),
+                m.gallery.display()
+            );
+            return Ok(());
+        }
+        None => {}
+    }
     if cfg!(debug_assertions) && !args.json {
         eprintln!("warning: this is a debug build; timings mean nothing (use --release)");
     }

@@ -1,11 +1,13 @@
 //! `facerecd eval`: how well each model pack detects, verifies and
 //! identifies on the user's own labelled photos — the figures a threshold
 //! is calibrated from. Photos are read as [`dataset`] describes; the
-//! figures are defined in [`metrics`].
+//! figures are defined in [`metrics`]. [`video`] does the same for the
+//! live path on annotated clips.
 
 pub mod dataset;
 pub mod metrics;
 mod report;
+pub mod video;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::tracker::{TrackerConfig, VoteRules};
 
 /// Measured with `facerecd eval video`: see docs/live.md.
-pub const DEFAULT_SCENE_CUT: f32 = 0.2;
+pub const DEFAULT_SCENE_CUT: f32 = 0.15;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +63,10 @@ pub struct LiveSettings {
     /// (mean colour difference, 0–1) for a scene cut, which ends every
     /// track; 0 turns it off.
     pub scene_cut: f32,
+    /// How much a face's look (a small colour patch of its box) must
+    /// change between two frames for its track to be checked again at
+    /// once: embedded now, its name hidden until then; 0 turns it off.
+    pub look_change: f32,
     /// No longer used: a face coming back within `lost_after_ms` keeps its
     /// track, and one that left is announced as gone for good. Accepted so
     /// that older config files still load.
@@ -77,7 +81,13 @@ impl Default for LiveSettings {
             detect_every: 1,
             min_face: 40.0,
             detector_score: DetectorConfig::default().score_threshold,
-            quality: Default::default(),
+            // Webcam and broadcast frames are softer than photos: the
+            // same faces measure 30–50 in real clips (eval video), and a
+            // blurred sample still needs a second agreeing one to name.
+            quality: facerec_vision::QualityGate {
+                min_sharpness: 25.0,
+                ..Default::default()
+            },
             match_threshold: None,
             embed_interval_ms: 1000,
             samples: tracker.samples,
@@ -86,6 +96,7 @@ impl Default for LiveSettings {
             min_agree: tracker.vote.min_agree,
             majority: tracker.vote.majority,
             scene_cut: DEFAULT_SCENE_CUT,
+            look_change: tracker.look_change,
             reid_window_ms: None,
         }
     }
@@ -110,6 +121,7 @@ impl LiveSettings {
                 min_agree: self.min_agree,
                 majority: self.majority,
             },
+            look_change: self.look_change,
             ..TrackerConfig::for_pack(pack)
         }
     }
@@ -174,6 +186,9 @@ impl CameraConfig {
         }
         if !(0.0..=1.0).contains(&s.scene_cut) {
             return bad("scene_cut must be 0–1 (0 turns it off)");
+        }
+        if !(0.0..=1.0).contains(&s.look_change) {
+            return bad("look_change must be 0–1 (0 turns it off)");
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! - `tracker/` — tracks (predicted boxes, re-verification), the identity
 //!   vote, and the track events.
 //! - `scene.rs` — scene cuts, which end every track.
+//! - `look.rs` — a face's look, whose change has a track re-verified now.
 //! - `pipeline.rs` — one camera's analysis loop and its live view.
 //! - `events.rs` — the event payload and the in-process bus.
 //! - `mqtt.rs` — forwards events to `devices/{id}/events`.
@@ -13,6 +14,7 @@
 
 pub mod config;
 pub mod events;
+pub mod look;
 pub mod mqtt;
 pub mod pipeline;
 pub mod scene;

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::config::{CameraConfig, LiveSettings};
 use super::events::{EventBox, EventBus, EventKind, EventPerson, LiveEvent};
+use super::look::Look;
 use super::scene::SceneCuts;
 use super::tracker::{
     Decision, Label, LostReason, Sample, Track, TrackEvent, Tracker, TrackerConfig,
@@ -31,7 +32,9 @@ pub struct TrackView {
     pub track_id: u64,
     #[serde(rename = "box")]
     pub bbox: EventBox,
-    /// `recognized`, `unknown`, or `pending` (not embedded yet).
+    /// `recognized`, `unknown`, `pending` (not decided yet) or `checking`
+    /// (its look changed: the name is hidden until the face is embedded
+    /// again).
     pub status: &'static str,
     pub person: Option<EventPerson>,
     pub matched_domain: Option<String>,
@@ -226,6 +229,8 @@ pub struct Analysis {
     last_detection: Option<Instant>,
     /// Frames analysed since the latest detection.
     since_detection: u32,
+    /// Faces the quality gate refused, by reason.
+    refusals: std::collections::BTreeMap<&'static str, u64>,
     events: u64,
     /// Names and Wikidata ids, read from the registry once per person.
     people: HashMap<(String, String), EventPerson>,
@@ -242,6 +247,7 @@ impl Analysis {
             settings: camera.settings,
             last_detection: None,
             since_detection: 0,
+            refusals: Default::default(),
             events: 0,
             people: HashMap::new(),
             deps,
@@ -267,7 +273,8 @@ impl Analysis {
         }
         let detect_now = cut
             || self.last_detection.is_none()
-            || self.since_detection + 1 >= self.settings.detect_every;
+            || self.since_detection + 1 >= self.settings.detect_every
+            || self.a_look_changed(frame);
         if detect_now {
             self.since_detection = 0;
             self.last_detection = Some(now);
@@ -280,21 +287,42 @@ impl Analysis {
             self.observe("detect", t);
             let events = self.tracker.update(faces, now);
             self.announce(events, frame);
+            let seen: Vec<(u64, facerec_vision::BBox)> = self
+                .tracker
+                .tracks()
+                .iter()
+                .filter(|t| t.last_seen == now)
+                .map(|t| (t.id, t.bbox()))
+                .collect();
+            for (id, bbox) in seen {
+                if let Some(look) = Look::of(&frame.image, &bbox) {
+                    self.tracker.set_look(id, look);
+                }
+            }
             let gate = self.settings.quality;
-            let due: Vec<(u64, Face)> = self
+            let mut due: Vec<(u64, Face)> = Vec::new();
+            for id in self
                 .tracker
                 .due_for_embedding(now, self.settings.embed_interval())
-                .into_iter()
-                .filter_map(|id| Some((id, self.tracker.get(id)?.face.clone())))
+            {
+                let Some(face) = self.tracker.get(id).map(|t| t.face.clone()) else {
+                    continue;
+                };
                 // A face the gate refuses never votes (hands, blur, a profile).
-                .filter(|(id, f)| match gate.check(&frame.image, f) {
-                    Ok(()) => true,
+                match gate.check(&frame.image, &face) {
+                    Ok(()) => due.push((id, face)),
                     Err(why) => {
-                        tracing::debug!(camera = %self.camera, track = id, reason = %why, "face not embedded");
-                        false
+                        tracing::debug!(camera = %self.camera, track = id, reason = ?why, "face not embedded");
+                        *self.refusals.entry(why.reason()).or_default() += 1;
+                        self.deps
+                            .metrics
+                            .live
+                            .gate_refusals
+                            .with_label_values(&[&self.camera, why.reason()])
+                            .inc();
                     }
-                })
-                .collect();
+                }
+            }
             let t = Instant::now();
             let recognised = self.recognise_all(&frame.image, &due)?;
             if !due.is_empty() {
@@ -317,6 +345,25 @@ impl Analysis {
             .filter(|t| Some(t.last_seen) == seen)
             .map(|t| self.view_of(t, now))
             .collect())
+    }
+
+    /// Between detections: whether a drawn face, where it should be now,
+    /// no longer looks like itself (someone else may be there).
+    fn a_look_changed(&self, frame: &Frame) -> bool {
+        let seen = self.last_detection;
+        self.tracker
+            .tracks()
+            .iter()
+            .filter(|t| Some(t.last_seen) == seen)
+            .any(|t| {
+                Look::of(&frame.image, &t.bbox_at(frame.captured))
+                    .is_some_and(|l| self.tracker.look_changed(t.id, &l))
+            })
+    }
+
+    /// Faces the quality gate refused so far, by reason.
+    pub fn refusals(&self) -> &std::collections::BTreeMap<&'static str, u64> {
+        &self.refusals
     }
 
     /// Ends every track (a scene cut, the source ending).
@@ -433,7 +480,8 @@ impl Analysis {
 
     fn view_of(&self, t: &Track, now: Instant) -> TrackView {
         let b = t.bbox_at(now);
-        let (status, person, matched_domain, confidence) = match &t.identity {
+        let (status, person, matched_domain, confidence) = match t.shown_identity() {
+            None if t.checking => ("checking", None, None, 0.0),
             None => ("pending", None, None, 0.0),
             Some(d) => match &d.label {
                 Label::Unknown => ("unknown", None, None, 0.0),

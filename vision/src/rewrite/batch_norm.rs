@@ -153,7 +153,7 @@ fn floats(tensor: &TensorProto) -> Option<Vec<f32>> {
     if !tensor.float_data.is_empty() {
         return Some(tensor.float_data.clone());
     }
-    if tensor.raw_data.len() % 4 != 0 {
+    if !tensor.raw_data.len().is_multiple_of(4) {
         return None;
     }
     Some(

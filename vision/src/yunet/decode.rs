@@ -28,6 +28,8 @@ pub(crate) fn decode(out: &StrideOutputs, threshold: f32, faces: &mut Vec<Face>)
     let s = out.stride as f32;
     for (cell, (&cls, &obj)) in out.cls.iter().zip(out.obj).enumerate() {
         let score = (cls.clamp(0.0, 1.0) * obj.clamp(0.0, 1.0)).sqrt();
+        // Written so that a NaN score (a broken model) is skipped too.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(score >= threshold) {
             continue;
         }

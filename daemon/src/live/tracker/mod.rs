@@ -1,9 +1,11 @@
 //! Face tracks across frames, and the events of their lives.
 //!
 //! A detection continues the track whose *predicted* box ([`motion`]) it
-//! overlaps most. Every embedding of a track is checked against the
-//! track's own recent descriptors: a jump means another face took the
-//! box (a cut, a person walking past) and splits the track. A new track
+//! overlaps most; a face whose look changes is checked again at once
+//! ([`super::look`]). Every embedding of a track is compared with the
+//! track's own recent descriptors: a jump hides the name, and a second
+//! embedding that agrees with the jump means another face took the box
+//! (a cut, a person walking past) and splits the track. A new track
 //! whose first descriptor is that of a track missing from this frame is
 //! that track, moved. The name is a cautious vote ([`vote`]).
 //!
@@ -29,6 +31,8 @@ use std::time::{Duration, Instant};
 
 use facerec_vision::{BBox, Face};
 
+use super::look::Look;
+
 pub use motion::Motion;
 pub use vote::{Decision, Label, Sample, VoteRules};
 
@@ -49,6 +53,9 @@ pub struct TrackerConfig {
     /// The identity vote is over this many latest samples.
     pub samples: usize,
     pub vote: VoteRules,
+    /// A track whose look changes this much between two frames is checked
+    /// again (embedded now, its name hidden until then); 0 turns it off.
+    pub look_change: f32,
 }
 
 impl TrackerConfig {
@@ -62,6 +69,7 @@ impl TrackerConfig {
             split_distance: same_person,
             samples: 5,
             vote: VoteRules::default(),
+            look_change: 0.1,
         }
     }
 }
@@ -86,6 +94,15 @@ pub struct Track {
     pub samples: VecDeque<Sample>,
     /// Set once the track is announced; what it is announced as.
     pub identity: Option<Decision>,
+    /// The face's look at the latest detection.
+    pub look: Option<Look>,
+    /// The detection at which the look last changed.
+    pub look_changed_at: Option<Instant>,
+    /// A sample far from the track's own descriptors, held back until the
+    /// next one shows whether another face took the box.
+    pub jump: Option<(Vec<f32>, Sample)>,
+    /// The look changed: the face may be another's until embedded again.
+    pub checking: bool,
 }
 
 impl Track {
@@ -100,7 +117,16 @@ impl Track {
             descriptors: VecDeque::new(),
             samples: VecDeque::new(),
             identity: None,
+            look: None,
+            look_changed_at: None,
+            jump: None,
+            checking: false,
         }
+    }
+
+    /// The identity to show: none while the face is being checked.
+    pub fn shown_identity(&self) -> Option<&Decision> {
+        self.identity.as_ref().filter(|_| !self.checking)
     }
 
     /// The box as last detected.
@@ -272,15 +298,45 @@ impl Tracker {
         ended(std::mem::take(&mut self.active), reason)
     }
 
-    /// Tracks seen at `now` that need an embedding: undecided ones and
-    /// ones whose latest sample disagreed (at every detection, so that a
-    /// name comes, or goes, quickly), the others once per `interval`.
+    /// Records the look of track `id` at this detection; a changed look
+    /// puts the track under check. Returns whether it changed.
+    pub fn set_look(&mut self, id: u64, look: Look) -> bool {
+        let limit = self.config.look_change;
+        let Some(pos) = self.position(id) else {
+            return false;
+        };
+        let t = &mut self.active[pos];
+        let changed = limit > 0.0 && t.look.as_ref().is_some_and(|l| l.change(&look) >= limit);
+        if changed {
+            t.checking = true;
+            t.look_changed_at = Some(t.last_seen);
+        }
+        t.look = Some(look);
+        changed
+    }
+
+    /// Whether `look` (of track `id`'s predicted box between detections)
+    /// differs from the track's last look by enough to detect again now.
+    pub fn look_changed(&self, id: u64, look: &Look) -> bool {
+        let limit = self.config.look_change;
+        limit > 0.0
+            && self
+                .get(id)
+                .and_then(|t| t.look.as_ref())
+                .is_some_and(|l| l.change(look) >= limit)
+    }
+
+    /// Tracks seen at `now` that need an embedding: undecided ones, ones
+    /// under check and ones whose latest sample disagreed (at every
+    /// detection, so that a name comes, or goes, quickly), the others once
+    /// per `interval`.
     pub fn due_for_embedding(&self, now: Instant, interval: Duration) -> Vec<u64> {
         self.active
             .iter()
             .filter(|t| t.last_seen == now)
             .filter(|t| {
                 t.unsettled()
+                    || t.checking
                     || t.last_embedded
                         .is_none_or(|at| now.saturating_duration_since(at) >= interval)
             })
@@ -300,14 +356,37 @@ impl Tracker {
             return vec![];
         };
         let mut events = vec![];
-        // Another face in this track's box: the old track ends here and
-        // the face starts a track of its own.
-        if self.active[pos]
-            .nearest(&descriptor)
-            .is_some_and(|d| d > self.config.split_distance)
-        {
+        let far = |t: &Track| {
+            t.nearest(&descriptor)
+                .is_some_and(|d| d > self.config.split_distance)
+        };
+        if far(&self.active[pos]) {
+            let t = &mut self.active[pos];
+            // Confirmed by a second descriptor agreeing with the jump, or
+            // by the look having changed at this very detection: two
+            // independent signs of another face.
+            let confirms = t.look_changed_at == Some(now)
+                || t.jump.as_ref().is_some_and(|(d, _)| {
+                    facerec_vision::distance(d, &descriptor) <= self.config.split_distance
+                });
+            if !confirms {
+                // One far descriptor may be a bad one (a face half turned,
+                // landmarks off): hide the name and look again at the next
+                // detection before deciding.
+                t.jump = Some((descriptor, sample));
+                t.checking = true;
+                t.last_embedded = Some(now);
+                return events;
+            }
+            // Twice another face, the same both times: the old track ends
+            // here and the new face starts a track of its own with both
+            // samples.
             let old = self.active.remove(pos);
             pos = self.start_track(old.face.clone(), old.last_seen);
+            if let Some((d, s)) = old.jump.clone() {
+                self.active[pos].descriptors.push_back(d);
+                self.active[pos].samples.push_back(s);
+            }
             events.extend(ended(vec![old], LostReason::FaceChanged));
         } else if self.active[pos].descriptors.is_empty()
             && let Some(other) = self.moved(pos, &descriptor, now)
@@ -322,9 +401,13 @@ impl Tracker {
             t.last_seen = new.last_seen;
             t.motion = Motion::default();
         }
+        // Near the track's own descriptors again: a pending jump was a bad
+        // sample.
+        self.active[pos].jump = None;
         let (cap, rules) = (self.config.samples.max(1), self.config.vote);
         let t = &mut self.active[pos];
         t.last_embedded = Some(now);
+        t.checking = false;
         t.descriptors.push_back(descriptor);
         t.samples.push_back(sample);
         while t.samples.len() > cap {
