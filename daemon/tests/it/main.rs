@@ -10,6 +10,7 @@ mod client_isolation;
 mod demo;
 mod domains_api;
 mod eval;
+mod eval_video;
 mod live;
 mod migrate;
 mod mqtt_broker;
