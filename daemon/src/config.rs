@@ -44,6 +44,17 @@ pub struct FileConfig {
     /// How the search index is queried.
     #[serde(default)]
     pub search: SearchFileConfig,
+    /// Recognition events kept for readers that reconnect.
+    #[serde(default)]
+    pub events: EventsFileConfig,
+}
+
+/// `[events]`: how many recent events of each camera an edge keeps for SSE
+/// readers that reconnect with `Last-Event-ID` (0: none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsFileConfig {
+    pub history: Option<usize>,
 }
 
 /// `[search]`: the HNSW search breadth. Larger finds the true nearest
@@ -108,6 +119,8 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// HNSW search breadth (`[search] ef`).
     pub search_ef: usize,
+    /// Events kept per camera for resuming readers (`[events] history`).
+    pub event_history: usize,
     /// `[mqtt]` as written and overridden; its defaults depend on the role,
     /// so it is resolved by [`Config::mqtt`].
     #[serde(skip)]
@@ -185,9 +198,17 @@ impl Config {
                 SEARCH_EF_RANGE.end()
             );
         }
+        let event_history = file
+            .events
+            .history
+            .unwrap_or(crate::live::events::DEFAULT_HISTORY);
+        if event_history > 100_000 {
+            anyhow::bail!("[events] history = {event_history}: at most 100000 per camera");
+        }
         Ok(Self {
             cameras,
             search_ef,
+            event_history,
             data_root,
             plugins_dir,
             plugin_limits: file.plugin_limits,

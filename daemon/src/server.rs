@@ -198,7 +198,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                     index: set.clone(),
                     store: store.clone(),
                     device_id: mqtt.device_id.clone(),
-                    bus: Default::default(),
+                    bus: crate::live::EventBus::new(config.event_history),
                     metrics: metrics.clone(),
                 },
             )?;
@@ -227,6 +227,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         http_limits: config.plugin_limits.http.clone(),
         store: store.clone(),
         tokens: Arc::new(TokenTable::from_config(&tokens)?),
+        access_tokens: Default::default(),
         node: Arc::new(node),
         public_hosts: Arc::new(config.public_hosts.clone()),
     };

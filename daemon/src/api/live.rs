@@ -1,25 +1,20 @@
 //! The live camera pipeline over HTTP: cameras and their state, the latest
-//! frame and tracks (what `/live` draws), and recognition events as
-//! server-sent events.
+//! frame and tracks, and the `/live` page. The streams (events, the view
+//! `/live` draws) are in `streams.rs`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse};
-use futures_util::Stream;
-use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{ApiError, AppState};
 use crate::auth::Client;
 use crate::live::pipeline::{CameraStats, TrackView};
-use crate::live::{CameraRuntime, Live, LiveEvent};
+use crate::live::{CameraRuntime, Live};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CameraView {
@@ -43,7 +38,7 @@ pub struct TracksView {
     pub tracks: Vec<TrackView>,
 }
 
-fn live(state: &AppState) -> Result<&Live, ApiError> {
+pub(super) fn live(state: &AppState) -> Result<&Live, ApiError> {
     state.live.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -54,7 +49,7 @@ fn live(state: &AppState) -> Result<&Live, ApiError> {
 
 /// The camera `id` if the token may see its domain (404 otherwise, so a
 /// client cannot learn other clients' cameras).
-fn camera<'a>(
+pub(super) fn camera<'a>(
     state: &'a AppState,
     client: &Client,
     id: &str,
@@ -100,17 +95,23 @@ pub async fn camera_tracks(
 ) -> Result<Json<TracksView>, ApiError> {
     let cam = camera(&state, &client, &id)?;
     let view = cam.view.read().expect("view lock").clone();
-    let (frame_seq, width, height) = view
-        .frame
-        .as_ref()
-        .map_or((0, 0, 0), |f| (f.seq, f.image.width(), f.image.height()));
-    Ok(Json(TracksView {
-        camera: cam.id.clone(),
-        frame_seq,
-        width,
-        height,
-        tracks: view.tracks,
-    }))
+    Ok(Json(TracksView::of(&cam.id, view)))
+}
+
+impl TracksView {
+    pub(super) fn of(camera: &str, view: crate::live::pipeline::LiveView) -> Self {
+        let (frame_seq, width, height) = view
+            .frame
+            .as_ref()
+            .map_or((0, 0, 0), |f| (f.seq, f.image.width(), f.image.height()));
+        Self {
+            camera: camera.to_string(),
+            frame_seq,
+            width,
+            height,
+            tracks: view.tracks,
+        }
+    }
 }
 
 /// The latest analysed frame as a JPEG (kept in memory only; never
@@ -154,73 +155,6 @@ pub async fn camera_frame(
         ],
         jpeg,
     ))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct EventFilter {
-    /// Only this camera's events.
-    pub camera: Option<String>,
-}
-
-/// Recognition events as they happen (`text/event-stream`): each SSE
-/// message's `event` is the type (`track_appeared`, `identity_changed`,
-/// `track_lost`) and its `data` the event JSON (docs/live.md). Only events
-/// of cameras whose domain the token may see. A reader that falls behind
-/// gets a `lagged` message saying how many it missed.
-#[utoipa::path(get, path = "/api/events", tag = "live", security(("bearer" = [])),
-    params(EventFilter),
-    responses((status = 200, content_type = "text/event-stream", body = LiveEvent),
-        (status = 409, body = super::Problem, content_type = "application/problem+json", description = "No cameras on this node")))]
-pub async fn events(
-    State(state): State<AppState>,
-    client: Client,
-    Query(filter): Query<EventFilter>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let live = live(&state)?;
-    if let Some(id) = &filter.camera {
-        camera(&state, &client, id)?;
-    }
-    let visible: Vec<String> = live
-        .cameras
-        .iter()
-        .filter(|c| client.may_access(&c.domain))
-        .filter(|c| filter.camera.as_ref().is_none_or(|id| *id == c.id))
-        .map(|c| c.id.clone())
-        .collect();
-    let receiver = live.bus.subscribe();
-    let dropped = state
-        .metrics
-        .live
-        .events_dropped
-        .with_label_values(&["sse"]);
-    let stream = futures_util::stream::unfold(receiver, move |mut rx| {
-        let visible = visible.clone();
-        let dropped = dropped.clone();
-        async move {
-            loop {
-                match rx.recv().await {
-                    Ok(e) if visible.contains(&e.camera) => {
-                        let data = serde_json::to_string(&*e).expect("events serialise");
-                        let msg = Event::default()
-                            .event(e.kind.as_str())
-                            .id(e.event_id.clone())
-                            .data(data);
-                        return Some((Ok(msg), rx));
-                    }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(n)) => {
-                        dropped.inc_by(n);
-                        let msg = Event::default()
-                            .event("lagged")
-                            .data(format!("{{\"missed\":{n}}}"));
-                        return Some((Ok(msg), rx));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// The live view: each camera's latest frame with boxes and names,

@@ -10,6 +10,7 @@ mod live;
 mod problem;
 mod recognize;
 mod review;
+mod streams;
 mod sync;
 mod training;
 mod upload;
@@ -42,6 +43,8 @@ const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Arc<Store>,
     pub tokens: Arc<TokenTable>,
+    /// Signs the short-lived tokens of event streams.
+    pub access_tokens: Arc<crate::auth::access::AccessTokens>,
     pub node: Arc<NodeScope>,
     pub public_hosts: Arc<Vec<String>>,
     /// The WASM plugin runtime; only a hub has one.
@@ -155,7 +158,9 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(live::list_cameras))
         .routes(routes!(live::camera_tracks))
         .routes(routes!(live::camera_frame))
-        .routes(routes!(live::events))
+        .routes(routes!(streams::events))
+        .routes(routes!(streams::camera_view))
+        .routes(routes!(streams::mint_access_token))
         .routes(routes!(live::live_page))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).

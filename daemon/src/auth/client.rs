@@ -17,6 +17,8 @@ pub const CLIENT_DOMAIN_HEADER: &str = "x-client-domain";
 pub struct Client {
     pub name: String,
     pub admin: bool,
+    /// The sha256 of the bearer token, which an access token refers to.
+    pub token_hash: [u8; 32],
     scope: TokenScope,
     /// Set by `X-Client-Domain` or the Host subdomain: the only domain this
     /// request may touch.
@@ -85,6 +87,7 @@ impl FromRequestParts<AppState> for Client {
         let client = Client {
             name: entry.name.clone(),
             admin: entry.admin,
+            token_hash: entry.hash(),
             scope: entry.scope.clone(),
             narrowed: None,
             node: state.node.clone(),
@@ -94,6 +97,57 @@ impl FromRequestParts<AppState> for Client {
             client.authorize(d)?;
         }
         Ok(Client { narrowed, ..client })
+    }
+}
+
+/// A caller of an event stream: a bearer token as for any request, or a
+/// short-lived `?access_token=` (see [`super::access`]) for a browser's
+/// `EventSource`, which cannot send headers.
+#[derive(Debug, Clone)]
+pub struct StreamClient(pub Client);
+
+impl FromRequestParts<AppState> for StreamClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Client::from_request_parts(parts, state)
+                .await
+                .map(StreamClient);
+        }
+        let presented = parts
+            .uri
+            .query()
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|pair| pair.strip_prefix("access_token="))
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing `Authorization: Bearer <token>` header or `?access_token=`",
+                )
+            })?;
+        let grant = state
+            .access_tokens
+            .verify(presented)
+            .map_err(ApiError::unauthorized)?;
+        let entry = state.tokens.by_hash(&grant.token_hash).ok_or_else(|| {
+            ApiError::unauthorized("the access token's bearer token is no longer valid")
+        })?;
+        let client = Client {
+            name: entry.name.clone(),
+            admin: entry.admin,
+            token_hash: entry.hash(),
+            scope: entry.scope.clone(),
+            narrowed: None,
+            node: state.node.clone(),
+        };
+        if let Some(d) = &grant.narrowed {
+            client.authorize(d)?;
+        }
+        Ok(StreamClient(Client {
+            narrowed: grant.narrowed,
+            ..client
+        }))
     }
 }
 

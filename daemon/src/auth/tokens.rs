@@ -88,6 +88,12 @@ pub struct TokenEntry {
     pub admin: bool,
 }
 
+impl TokenEntry {
+    pub fn hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TokenTable {
     entries: Vec<TokenEntry>,
@@ -105,6 +111,17 @@ impl TokenTable {
 
     pub fn has_admin(&self) -> bool {
         self.entries.iter().any(|e| e.admin)
+    }
+
+    /// The entry whose token hashes to `hash`.
+    pub fn by_hash(&self, hash: &[u8; 32]) -> Option<&TokenEntry> {
+        let mut found = None;
+        for entry in &self.entries {
+            if bool::from(entry.hash.ct_eq(hash)) {
+                found = Some(entry);
+            }
+        }
+        found
     }
 
     /// Finds the entry for a presented token. Every entry is compared, in

@@ -136,7 +136,7 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
     // Both edges watch the same replayed scene.
     let mut watchers = Vec::new();
     for (name, primary, edge) in &edges {
-        let bus = crate::live::EventBus::new();
+        let bus = crate::live::EventBus::default();
         let events = bus.subscribe();
         let live = crate::live::start(
             &[CameraConfig {

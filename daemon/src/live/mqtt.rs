@@ -21,7 +21,7 @@ pub fn forward(client: AsyncClient, topic: String, bus: &EventBus, metrics: Arc<
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    let payload = serde_json::to_vec(&*event).expect("events serialise");
+                    let payload = serde_json::to_vec(&event.event).expect("events serialise");
                     match client.try_publish(&topic, QoS::AtLeastOnce, false, payload) {
                         Ok(()) => warned = false,
                         Err(e) => {

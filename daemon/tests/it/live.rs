@@ -106,15 +106,22 @@ async fn read_sse(
             let message: String = buf.drain(..end + 2).collect();
             let mut kind = String::new();
             let mut data = String::new();
+            let mut id = None;
             for line in message.lines() {
                 if let Some(v) = line.strip_prefix("event:") {
                     kind = v.trim().into();
                 } else if let Some(v) = line.strip_prefix("data:") {
                     data.push_str(v.trim());
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().to_string());
                 }
             }
             if !data.is_empty() {
-                out.push((kind, serde_json::from_str(&data).unwrap()));
+                let mut value: Value = serde_json::from_str(&data).unwrap();
+                if let (Some(id), Some(map)) = (id, value.as_object_mut()) {
+                    map.insert("sse_id".into(), id.into());
+                }
+                out.push((kind, value));
             }
         }
     }
@@ -323,6 +330,106 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         assert!(e["latency_ms"].as_f64().unwrap() >= 0.0);
     }
 
+    // A reader that reconnects with the id of the first event gets every
+    // later one, then word that it is live.
+    let first_id = events[0].1["sse_id"].as_str().unwrap().to_string();
+    let resumed = edge
+        .req(Method::GET, "/api/events?camera=door", Some(SERBIA))
+        .header("Last-Event-ID", &first_id)
+        .send()
+        .await
+        .unwrap();
+    let replayed = read_sse(resumed, Duration::from_secs(30), |e| {
+        e.iter().any(|(k, _)| k == "caught_up")
+    })
+    .await;
+    let replayed_ids: Vec<&str> = replayed
+        .iter()
+        .filter(|(k, _)| k != "caught_up")
+        .map(|(_, v)| v["event_id"].as_str().unwrap())
+        .collect();
+    let missed_ids: Vec<&str> = events[1..]
+        .iter()
+        .map(|(_, v)| v["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(replayed_ids, missed_ids);
+    assert_eq!(replayed.last().unwrap().1["replayed"], missed_ids.len());
+    problem(
+        edge.req(Method::GET, "/api/events", Some(SERBIA))
+            .header("Last-Event-ID", "yesterday")
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+
+    // A browser's EventSource opens streams with a short-lived token in
+    // the URL, which grants what its bearer token grants, and only there.
+    let minted: Value = json(
+        edge.req(Method::POST, "/api/access-tokens", Some(SERBIA))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let access = minted["access_token"].as_str().unwrap();
+    assert_eq!(minted["expires_in"], 60);
+    let with_access = edge
+        .req(
+            Method::GET,
+            &format!("/api/events?camera=door&last_event_id=0-0&access_token={access}"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_access.status(), 200);
+    let all = read_sse(with_access, Duration::from_secs(30), |e| {
+        e.iter().any(|(k, _)| k == "caught_up")
+    })
+    .await;
+    assert_eq!(
+        all.len(),
+        events.len() + 1,
+        "every kept event, then caught_up"
+    );
+    let greek: Value = json(
+        edge.req(Method::POST, "/api/access-tokens", Some(GREECE))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let greek = greek["access_token"].as_str().unwrap();
+    problem(
+        edge.req(
+            Method::GET,
+            &format!("/api/events?camera=door&access_token={greek}"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap(),
+        404,
+    )
+    .await;
+    let mut forged = access.to_string();
+    forged.replace_range(4..5, if &forged[4..5] == "A" { "B" } else { "A" });
+    for path in [
+        format!("/api/events?access_token={forged}"),
+        "/api/events".to_string(),
+        format!("/api/cameras?access_token={access}"),
+    ] {
+        problem(
+            edge.req(Method::GET, &path, None).send().await.unwrap(),
+            401,
+        )
+        .await;
+    }
+
     // The same events on the bus and on MQTT.
     let mut bus_kinds = vec![];
     while let Ok(e) = on_bus.try_recv() {
@@ -422,7 +529,7 @@ async fn check_live_page(edge: &Node) {
         return;
     };
     let profile = tempfile::tempdir().unwrap();
-    let url = format!("{}/live#token={SERBIA}", edge.base);
+    let url = format!("{}/live#snapshot&token={SERBIA}", edge.base);
     let out = tokio::process::Command::new(chromium)
         .args([
             "--headless",
@@ -446,4 +553,21 @@ async fn check_live_page(edge: &Node) {
     assert!(dom.contains("door · serbia"), "{dom}");
     // The yard camera is listed, though it has no frame.
     assert!(dom.contains("yard · serbia"), "{dom}");
+    // Each camera's face count is the number of boxes drawn: both come
+    // from one view message.
+    for section in dom.split("<section class=\"camera\"").skip(1) {
+        let faces: usize = section
+            .split("<span class=\"faces\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no face count in {section}"));
+        assert_eq!(
+            faces,
+            section.matches("class=\"face-box").count(),
+            "{section}"
+        );
+    }
+    // Events reached the page through SSE (opened with an access token).
+    assert!(dom.contains("data-type=\"track_appeared\""), "{dom}");
 }

@@ -274,7 +274,7 @@ async fn run_pipeline(
     seconds: u64,
 ) -> anyhow::Result<PipelineRun> {
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    let bus = crate::live::EventBus::new();
+    let bus = crate::live::EventBus::default();
     let mut events = bus.subscribe();
     let camera = CameraConfig {
         id: "bench".into(),

@@ -313,7 +313,7 @@ fn run_clip(
 }
 
 fn collect(
-    bus: &mut tokio::sync::broadcast::Receiver<Arc<crate::live::LiveEvent>>,
+    bus: &mut tokio::sync::broadcast::Receiver<Arc<crate::live::events::Sequenced>>,
     into: &mut Vec<Announced>,
     name_of: &impl Fn(&str) -> String,
 ) {
