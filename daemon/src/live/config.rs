@@ -47,6 +47,9 @@ pub struct LiveSettings {
     pub match_threshold: Option<f32>,
     /// A track is embedded when it appears and then at most this often.
     pub embed_interval_ms: u64,
+    /// Faces embedded per analysed frame at most (the most urgent first);
+    /// the others wait for the next detection.
+    pub embed_per_frame: u32,
     /// The identity vote is over this many latest samples.
     pub samples: usize,
     /// A face not seen for this long has left.
@@ -90,6 +93,7 @@ impl Default for LiveSettings {
             },
             match_threshold: None,
             embed_interval_ms: 1000,
+            embed_per_frame: 2,
             samples: tracker.samples,
             lost_after_ms: tracker.lost_after.as_millis() as u64,
             iou_match: tracker.iou_match,
@@ -171,6 +175,9 @@ impl CameraConfig {
         }
         if !(0.0..1.0).contains(&s.detector_score) {
             return bad("detector_score must be in [0, 1)");
+        }
+        if s.embed_per_frame == 0 || s.embed_per_frame > 64 {
+            return bad("embed_per_frame must be 1–64");
         }
         if s.samples == 0 || s.samples > 50 {
             return bad("samples must be 1–50");

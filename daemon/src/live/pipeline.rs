@@ -323,6 +323,7 @@ impl Analysis {
                     }
                 }
             }
+            self.within_budget(&mut due);
             let t = Instant::now();
             let recognised = self.recognise_all(&frame.image, &due)?;
             if !due.is_empty() {
@@ -345,6 +346,33 @@ impl Analysis {
             .filter(|t| Some(t.last_seen) == seen)
             .map(|t| self.view_of(t, now))
             .collect())
+    }
+
+    /// Keeps the `embed_per_frame` most urgent of the due faces: a face
+    /// under check first (its name is hidden), then undecided ones, oldest
+    /// first, then scheduled re-checks. The rest wait for the next
+    /// detection, so that a group walking in spreads its embeddings over a
+    /// few frames instead of stalling one — each event then leaves soon
+    /// after its frame.
+    fn within_budget(&self, due: &mut Vec<(u64, Face)>) {
+        let budget = self.settings.embed_per_frame as usize;
+        if due.len() <= budget {
+            return;
+        }
+        let urgency = |id: u64| {
+            self.tracker.get(id).map(|t| {
+                let rank = if t.checking {
+                    0
+                } else if t.identity.is_none() {
+                    1
+                } else {
+                    2
+                };
+                (rank, t.first_seen)
+            })
+        };
+        due.sort_by_key(|(id, _)| urgency(*id));
+        due.truncate(budget);
     }
 
     /// Between detections: whether a drawn face, where it should be now,
