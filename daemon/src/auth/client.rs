@@ -65,6 +65,20 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The caller holding `entry`'s token, before any narrowing.
+    fn of(entry: &super::TokenEntry, state: &AppState) -> Self {
+        Client {
+            name: entry.name.clone(),
+            admin: entry.admin,
+            token_hash: entry.hash(),
+            scope: entry.scope.clone(),
+            narrowed: None,
+            node: state.node.clone(),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Client {
     type Rejection = ApiError;
 
@@ -84,14 +98,7 @@ impl FromRequestParts<AppState> for Client {
             }
             (h, s) => h.or(s),
         };
-        let client = Client {
-            name: entry.name.clone(),
-            admin: entry.admin,
-            token_hash: entry.hash(),
-            scope: entry.scope.clone(),
-            narrowed: None,
-            node: state.node.clone(),
-        };
+        let client = Client::of(entry, state);
         // Narrowing can only pick a domain the token already allows.
         if let Some(d) = &narrowed {
             client.authorize(d)?;
@@ -133,14 +140,7 @@ impl FromRequestParts<AppState> for StreamClient {
         let entry = state.tokens.by_hash(&grant.token_hash).ok_or_else(|| {
             ApiError::unauthorized("the access token's bearer token is no longer valid")
         })?;
-        let client = Client {
-            name: entry.name.clone(),
-            admin: entry.admin,
-            token_hash: entry.hash(),
-            scope: entry.scope.clone(),
-            narrowed: None,
-            node: state.node.clone(),
-        };
+        let client = Client::of(entry, state);
         if let Some(d) = &grant.narrowed {
             client.authorize(d)?;
         }
