@@ -119,8 +119,18 @@ impl AllowEntry {
         host_ok
             && url.scheme() == self.scheme
             && url.port_or_known_default() == self.port
-            && url.path().starts_with(&self.path)
+            && path_within(url.path(), &self.path)
     }
+}
+
+/// Whether `path` is `prefix` or below it: `/sparql` admits `/sparql`,
+/// `/sparql/x` and `/sparql?…`, never `/sparqlevil`.
+fn path_within(path: &str, prefix: &str) -> bool {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +270,8 @@ mod tests {
         .unwrap();
         for ok in [
             "https://query.wikidata.org/sparql?query=x",
+            "https://query.wikidata.org/sparql",
+            "https://query.wikidata.org/sparql/sub",
             "https://upload.wikimedia.org/a.jpg",
             "https://commons.wikimedia.org/wiki/Special:FilePath/x.jpg",
             "http://127.0.0.1:8099/anything",
@@ -267,13 +279,15 @@ mod tests {
             assert!(allow.check(ok).is_ok(), "{ok}");
         }
         for denied in [
-            "http://query.wikidata.org/sparql", // scheme
-            "https://query.wikidata.org/other", // path
-            "https://wikimedia.org.evil.com/",  // suffix trick
-            "https://evilwikimedia.org/",       // no dot before the suffix
-            "https://wikimedia.org/",           // the bare domain is not a subdomain
-            "http://127.0.0.1:8098/",           // port
-            "http://127.0.0.1:8099@evil.com/",  // userinfo trick
+            "http://query.wikidata.org/sparql",       // scheme
+            "https://query.wikidata.org/other",       // path
+            "https://query.wikidata.org/sparqlevil",  // prefix, not a path segment
+            "https://query.wikidata.org/sparql.json", // the same
+            "https://wikimedia.org.evil.com/",        // suffix trick
+            "https://evilwikimedia.org/",             // no dot before the suffix
+            "https://wikimedia.org/",                 // the bare domain is not a subdomain
+            "http://127.0.0.1:8098/",                 // port
+            "http://127.0.0.1:8099@evil.com/",        // userinfo trick
             "file:///etc/passwd",
             "not a url",
         ] {

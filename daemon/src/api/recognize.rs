@@ -190,14 +190,15 @@ async fn run(
             "min_face {m} is outside 20–2000 pixels"
         )));
     }
-    let domain = caller_domain(&state, &client)?;
-    let body = image_bytes(&state, request).await?;
+    // A hub says so first: what the request lacks does not matter there.
     let index = state.index.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
             "recognition runs on an edge, not on the hub",
         )
     })?;
+    let domain = caller_domain(&state, &client)?;
+    let body = image_bytes(&state, request).await?;
     if body.is_empty() {
         return Err(ApiError::unprocessable(
             "the body is empty: send the image's bytes",

@@ -170,9 +170,17 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 fn header_domain(headers: &HeaderMap) -> Result<Option<DomainCode>, ApiError> {
-    let Some(value) = headers.get(CLIENT_DOMAIN_HEADER) else {
+    let mut values = headers.get_all(CLIENT_DOMAIN_HEADER).iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    // Two domains in one request would let a proxy and the client disagree
+    // on which one counts.
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "X-Client-Domain is given more than once: send one",
+        ));
+    }
     let text = value
         .to_str()
         .map_err(|_| ApiError::bad_request("X-Client-Domain is not valid text"))?;

@@ -2,7 +2,7 @@
 //! filter plugins keep or drop them, and the survivors are stored as
 //! `candidate` people (deduplicated by wikidata id).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use facerec_plugin_host::{
     Allowlist, Candidate, Grants, PluginError, PluginHost, PluginKind, Query,
 };
 use facerec_storage::{
-    Domain, DomainCode, NewPerson, PersonStatus, PluginRef, StorageError, Store,
+    Domain, DomainCode, NewPerson, PersonId, PersonStatus, PluginRef, StorageError, Store,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -142,6 +142,38 @@ fn query_for(domain: &Domain, req: &CandidateRequest, config: &serde_json::Value
     }
 }
 
+/// The id for a candidate whose name makes `id`. Two people of one name
+/// with different Wikidata ids are two people — never merged — so the
+/// second one (in the store or earlier in this run) gets `{id}_{qid}`.
+/// Without a Wikidata id on either side nothing tells them apart, and the
+/// name decides.
+fn distinct_id(
+    store: &Store,
+    code: &DomainCode,
+    id: PersonId,
+    qid: Option<&str>,
+    taken: &mut HashMap<PersonId, Option<String>>,
+) -> Result<PersonId, StorageError> {
+    let owner = match taken.get(&id) {
+        Some(owner) => Some(owner.clone()),
+        None => store.get_person(code, &id)?.map(|p| p.wikidata_id),
+    };
+    let id = match (owner, qid) {
+        (Some(Some(theirs)), Some(ours)) if !theirs.eq_ignore_ascii_case(ours) => {
+            let suffix = format!("_{}", ours.to_ascii_lowercase());
+            let stem: String = id
+                .as_str()
+                .chars()
+                .take(PersonId::MAX_LEN.saturating_sub(suffix.len()))
+                .collect();
+            PersonId::parse(&format!("{stem}{suffix}")).unwrap_or(id)
+        }
+        _ => id,
+    };
+    taken.insert(id.clone(), qid.map(str::to_string));
+    Ok(id)
+}
+
 fn key_of(c: &Candidate) -> String {
     c.wikidata_id
         .clone()
@@ -261,6 +293,7 @@ pub fn generate(
     counts.dropped = dropped.len();
 
     let mut people = Vec::with_capacity(merged.len());
+    let mut taken = HashMap::new();
     for c in &merged {
         let Some(id) = (if c.id.is_empty() {
             person_id(&c.name, c.wikidata_id.as_deref())
@@ -277,6 +310,7 @@ pub fn generate(
             });
             continue;
         };
+        let id = distinct_id(store, code, id, c.wikidata_id.as_deref(), &mut taken)?;
         people.push(NewPerson {
             id,
             display_name: c.name.trim().to_string(),
@@ -321,4 +355,42 @@ pub fn generate(
         candidates,
         dropped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_name_with_two_wikidata_ids_makes_two_people() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .create_domain(facerec_storage::NewDomain::named("serbia"))
+            .unwrap();
+        let code = DomainCode::parse("serbia").unwrap();
+        let john = PersonId::parse("john_smith").unwrap();
+        store
+            .add_candidates(
+                &code,
+                vec![NewPerson {
+                    wikidata_id: Some("Q9009".into()),
+                    ..NewPerson::named(john.clone(), "John Smith", PersonStatus::Candidate)
+                }],
+            )
+            .unwrap();
+        let mut taken = HashMap::new();
+        // The same person again: the same id.
+        let same = distinct_id(&store, &code, john.clone(), Some("Q9009"), &mut taken).unwrap();
+        assert_eq!(same, john);
+        // Another John Smith: his own id, in the store or within a run.
+        let mut taken = HashMap::new();
+        let other = distinct_id(&store, &code, john.clone(), Some("Q3306"), &mut taken).unwrap();
+        assert_eq!(other.as_str(), "john_smith_q3306");
+        let third = distinct_id(&store, &code, other.clone(), Some("Q77"), &mut taken).unwrap();
+        assert_eq!(third.as_str(), "john_smith_q3306_q77");
+        // Nothing to tell them apart: the name decides.
+        let unknown = distinct_id(&store, &code, john.clone(), None, &mut HashMap::new()).unwrap();
+        assert_eq!(unknown, john);
+    }
 }

@@ -235,3 +235,21 @@ fn faces_errors_name_the_file_and_the_reason() {
     assert!(!ok);
     assert!(err.contains("/nonexistent"), "{err}");
 }
+
+#[test]
+fn batch_verify_without_a_key_creates_nothing_and_says_what_is_missing() {
+    let work = tempfile::tempdir().unwrap();
+    let batch = work.path().join("serbia_1");
+    std::fs::create_dir(&batch).unwrap();
+    let (ok, _, err) = run(facerecd()
+        .current_dir(work.path())
+        .args(["batch", "verify"])
+        .arg(&batch));
+    assert!(!ok);
+    assert!(
+        err.contains("--public-key") && err.contains("no hub key"),
+        "{err}"
+    );
+    // No data root, no signing key made on the way.
+    assert!(!work.path().join("data").exists());
+}

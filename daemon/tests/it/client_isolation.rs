@@ -144,6 +144,16 @@ async fn header_and_subdomain_narrow_a_multi_domain_token() {
         .await
         .unwrap();
     problem(other, 403).await;
+    // Two headers: which one counts is ambiguous, so neither does.
+    let twice = node
+        .req(Method::GET, "/api/domains", Some(BALKAN))
+        .header("X-Client-Domain", "croatia")
+        .header("X-Client-Domain", "serbia")
+        .send()
+        .await
+        .unwrap();
+    let detail = problem(twice, 400).await;
+    assert!(detail.contains("more than once"), "{detail}");
     let by_host = node
         .req(Method::GET, "/api/domains", Some(BALKAN))
         .header("Host", format!("serbia.{PUBLIC_HOST}:8443"))

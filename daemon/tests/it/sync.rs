@@ -436,7 +436,13 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
     // The retained device state says the same; once the edge is gone, its
     // Last Will says it is offline.
     let (watcher, mut states) = device_states(&broker, "edge-forged").await;
-    let online = next_state(&mut states).await;
+    // The retained state may still be the one from before batch 4 (it is
+    // published after the apply the API already shows): read on until the
+    // edge publishes 4, within the wait.
+    let mut online = next_state(&mut states).await;
+    while online.domains[0].applied_seq < 4 {
+        online = next_state(&mut states).await;
+    }
     assert!(online.online);
     assert_eq!(online.domains[0].applied_seq, 4);
     edge.stop();
