@@ -193,6 +193,30 @@ fn people_status_index_and_stats() {
         .set_image_status(&d, first.id, ImageStatus::Deleted, Some("erased".into()))
         .unwrap();
 
+    // Erased bytes can be enrolled again, even for another person.
+    let ana_id = PersonId::parse("ana_ivanovic").unwrap();
+    let (back, new) = store
+        .add_image(
+            &d,
+            NewImage {
+                person: ana_id.clone(),
+                ..img(1, ImageSource::Upload)
+            },
+        )
+        .unwrap();
+    assert!(new, "an erased image's bytes are not a duplicate");
+    assert_ne!(back.id, first.id);
+    assert_eq!(back.person, ana_id);
+    let (dup, new) = store.add_image(&d, img(1, ImageSource::Upload)).unwrap();
+    assert!(!new);
+    assert_eq!(
+        dup.id, back.id,
+        "the new image is the one deduplicated against"
+    );
+    store
+        .set_image_status(&d, back.id, ImageStatus::Deleted, Some("erased".into()))
+        .unwrap();
+
     let stats = store.domain_stats(&d).unwrap();
     assert_eq!(stats.total_people, 2);
     assert_eq!(stats.total_images, 2);

@@ -99,6 +99,11 @@ pub async fn create_domain(
         facerec_vision::ModelPack::named(pack)
             .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     }
+    let preview = new
+        .clone()
+        .into_domain(chrono::Utc::now())
+        .map_err(ApiError::from)?;
+    check_filters(&state, preview).await?;
     let domain = state.storage(move |s| s.create_domain(new)).await?;
     tracing::info!(domain = %domain.domain_code, by = %client.name, "domain created");
     let location = format!("/api/domains/{}", domain.domain_code);
@@ -108,6 +113,18 @@ pub async fn create_domain(
         [(header::LOCATION, location)],
         Json(view),
     ))
+}
+
+/// 422 when the domain's filters could not run (checked by the filter
+/// plugins themselves, on a hub; an edge runs no plugins).
+async fn check_filters(state: &AppState, domain: facerec_storage::Domain) -> Result<(), ApiError> {
+    let Some(host) = state.plugins.clone() else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || crate::hub::candidates::check_filters(&host, &domain))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::unprocessable)
 }
 
 /// One domain with its paths and datasets.
@@ -146,6 +163,23 @@ pub async fn patch_domain(
     client.require_admin()?;
     let code = domain_code(&code)?;
     client.authorize(&code)?;
+    if patch.filter.is_some() || patch.plugins.is_some() {
+        let c = code.clone();
+        let current = state
+            .storage(move |s| s.get_domain(&c))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no domain '{code}'")))?;
+        let preview = facerec_storage::Domain {
+            filter: match &patch.filter {
+                Some(f) if f.trim().is_empty() => None,
+                Some(f) => Some(f.trim().to_string()),
+                None => current.filter.clone(),
+            },
+            plugins: patch.plugins.clone().unwrap_or(current.plugins.clone()),
+            ..current
+        };
+        check_filters(&state, preview).await?;
+    }
     let c = code.clone();
     state.storage(move |s| s.update_domain(&c, patch)).await?;
     Ok(Json(view(&state, code).await?))

@@ -111,6 +111,24 @@ pub enum CandidateError {
     Filter(PluginError),
 }
 
+/// Checks a domain's filters as they would run: each filter plugin is
+/// called with its configuration and no candidates, so a filter that
+/// cannot work (a bad expression, an unknown plugin, a config it refuses)
+/// is refused when it is written, not at the next candidate run. The
+/// plugin's own parser is the judge. Blocking.
+pub fn check_filters(host: &PluginHost, domain: &Domain) -> Result<(), String> {
+    let grants = Grants {
+        domain: domain.domain_code.to_string(),
+        http: Arc::new(Allowlist::default()),
+    };
+    for filter in filters_of(domain) {
+        let query = query_for(domain, &CandidateRequest::default(), &filter.config);
+        host.filter(&filter.name, &grants, &query, &[])
+            .map_err(|e| format!("filter `{}`: {e}", filter.name))?;
+    }
+    Ok(())
+}
+
 /// The domain's filter plugins: listed ones, else its `filter` expression.
 fn filters_of(domain: &Domain) -> Vec<PluginRef> {
     if !domain.plugins.filters.is_empty() {

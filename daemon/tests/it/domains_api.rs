@@ -51,6 +51,31 @@ async fn create_get_list_patch_delete() {
         json!([{"code": "serbia", "name": "Serbia", "total_people": 0, "total_images": 0, "is_active": true}])
     );
 
+    // A filter that cannot run is refused when written, with the filter
+    // plugin's own reason, and the domain keeps its filter.
+    let bad = node
+        .req(Method::PATCH, "/api/domains/serbia", Some(ADMIN))
+        .json(&json!({"filter": "sitelinks >>= 50"}))
+        .send()
+        .await
+        .unwrap();
+    let detail = problem(bad, 422).await;
+    assert!(
+        detail.contains("sitelinks-filter") && detail.contains(">>="),
+        "{detail}"
+    );
+    let got = json(node.get("/api/domains/serbia", ADMIN).await, 200).await;
+    assert_eq!(got["filter"], "sitelinks >= 50");
+    let bad_new = node
+        .post_json(
+            "/api/domains",
+            ADMIN,
+            json!({"domain_code": "greece", "filter": "occupation in actor"}),
+        )
+        .await;
+    problem(bad_new, 422).await;
+    problem(node.get("/api/domains/greece", ADMIN).await, 404).await;
+
     let patched = node
         .req(Method::PATCH, "/api/domains/serbia", Some(ADMIN))
         .json(&json!({"display_name": "Srbija", "is_active": false}))

@@ -17,9 +17,9 @@ fn is_sha256_hex(s: &str) -> bool {
 }
 
 impl Store {
-    /// Records an image of an existing person. If the domain already holds an
-    /// image with the same sha256, nothing is written and that image is
-    /// returned with `false`.
+    /// Records an image of an existing person. If the domain already holds a
+    /// live (not erased) image with the same sha256, nothing is written and
+    /// that image is returned with `false`.
     pub fn add_image(&self, domain: &DomainCode, new: NewImage) -> StorageResult<(Image, bool)> {
         if !is_sha256_hex(&new.sha256) {
             return Err(StorageError::InvalidField {
@@ -45,7 +45,7 @@ impl Store {
             .map(|v| v.value());
         if let Some(id) = existing {
             let images = txn.open_table(IMAGES)?;
-            let image = match images.get((d, id))? {
+            let image: Image = match images.get((d, id))? {
                 Some(v) => decode("images", format!("{d}/{id}"), v.value())?,
                 None => {
                     return Err(StorageError::Corrupt {
@@ -55,7 +55,11 @@ impl Store {
                     });
                 }
             };
-            return Ok((image, false));
+            // An erased image's bytes may come back, for anyone: the new
+            // image takes the hash over; the erased row stays as it was.
+            if image.status != ImageStatus::Deleted {
+                return Ok((image, false));
+            }
         }
         let id = {
             let mut meta = txn.open_table(META)?;
