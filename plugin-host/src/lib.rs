@@ -31,6 +31,7 @@ pub use catalog::{PluginInfo, PluginKind};
 pub use error::{PluginError, PluginErrorKind};
 pub use http::{Allowlist, GuardedHttp, HttpLimits};
 pub use limits::PluginLimits;
+pub use output::{Generated, RejectedCandidate};
 pub use runner::{Grants, PluginHost};
 
 /// The plugins built from `plugins/` with this binary, as `(name, wasm)`.

@@ -77,10 +77,31 @@ fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// A candidate a source returned that the host set aside, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedCandidate {
+    /// Its place in the plugin's output.
+    pub index: usize,
+    /// Its name, shortened and stripped of control characters.
+    pub name: String,
+    pub wikidata_id: Option<String>,
+    pub reason: String,
+}
+
+/// What a source plugin returned: the usable candidates, and the rows set
+/// aside. One bad row costs that row, not the run.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    pub candidates: Vec<Candidate>,
+    pub rejected: Vec<RejectedCandidate>,
+}
+
+/// The output as a whole (size, count) must fit, or the call fails; then
+/// each row is checked on its own.
 pub(crate) fn check_candidates(
-    candidates: &[Candidate],
+    candidates: Vec<Candidate>,
     limits: &PluginLimits,
-) -> Result<(), PluginErrorKind> {
+) -> Result<Generated, PluginErrorKind> {
     let bytes: usize = candidates.iter().map(candidate_bytes).sum();
     if bytes > limits.max_output_bytes {
         return Err(PluginErrorKind::OutputTooLarge {
@@ -95,15 +116,22 @@ pub(crate) fn check_candidates(
             limits.max_candidates
         )));
     }
-    for (i, c) in candidates.iter().enumerate() {
-        check_candidate(c).map_err(|why| {
-            PluginErrorKind::InvalidOutput(format!(
-                "candidate {i} ({:?}): {why}",
-                truncate(&c.name, 60)
-            ))
-        })?;
+    let mut out = Generated::default();
+    for (index, c) in candidates.into_iter().enumerate() {
+        match check_candidate(&c) {
+            Ok(()) => out.candidates.push(c),
+            Err(reason) => out.rejected.push(RejectedCandidate {
+                index,
+                name: truncate(&c.name, 60)
+                    .chars()
+                    .filter(|ch| !ch.is_control())
+                    .collect(),
+                wikidata_id: c.wikidata_id.filter(|q| q.len() <= 12 && printable(q)),
+                reason,
+            }),
+        }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// One decision per candidate; over-long reasons are shortened, not refused.

@@ -16,7 +16,7 @@ use crate::catalog::{Catalog, Loaded, PluginInfo, PluginKind};
 use crate::error::{PluginError, PluginErrorKind};
 use crate::http::{Allowlist, GuardedHttp};
 use crate::limits::PluginLimits;
-use crate::output;
+use crate::output::{self, Generated};
 use crate::state::HostState;
 
 /// The epoch clock's resolution: deadlines are enforced to within a tick.
@@ -131,7 +131,7 @@ impl PluginHost {
         plugin: &str,
         grants: &Grants,
         query: &Query,
-    ) -> Result<Vec<Candidate>, PluginError> {
+    ) -> Result<Generated, PluginError> {
         let loaded = self.loaded(plugin, PluginKind::Source)?;
         let mut store = self.store(plugin, grants);
         let started = Instant::now();
@@ -143,11 +143,16 @@ impl PluginHost {
         self.note_dropped_logs(plugin, &store);
         let candidates =
             result.map_err(|msg| PluginError::new(plugin, PluginErrorKind::Failed(msg)))?;
-        output::check_candidates(&candidates, &self.limits)
+        let generated = output::check_candidates(candidates, &self.limits)
             .map_err(|k| PluginError::new(plugin, k))?;
+        for r in &generated.rejected {
+            tracing::warn!(target: "facerec::plugin", plugin, domain = grants.domain, row = r.index,
+                name = %r.name, reason = %r.reason, "a candidate was set aside");
+        }
         tracing::debug!(target: "facerec::plugin", plugin, domain = grants.domain,
-            candidates = candidates.len(), elapsed_ms = started.elapsed().as_millis() as u64, "generate");
-        Ok(candidates)
+            candidates = generated.candidates.len(), rejected = generated.rejected.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64, "generate");
+        Ok(generated)
     }
 
     /// Runs a filter plugin's `filter`: one decision per candidate.

@@ -37,7 +37,8 @@ fn wikidata_source_queries_sparql_and_folds_rows_into_people() {
     let config = format!(r#"{{"endpoint": "{endpoint}", "language": "sr"}}"#);
     let got = host
         .generate("wikidata-source", &grants(&[&endpoint]), &query(&config))
-        .unwrap();
+        .unwrap()
+        .candidates;
 
     assert_eq!(got.len(), 2, "{got:?}");
     let novak = &got[0];
@@ -196,7 +197,8 @@ fn csv_source_reads_rows_filters_by_query_and_names_bad_lines() {
     let config = format!(r#"{{"csv": "{csv}"}}"#);
     let got = host
         .generate("csv-source", &grants(&[]), &query(&config))
-        .unwrap();
+        .unwrap()
+        .candidates;
     assert_eq!(got.len(), 1, "only the Serbian actor matches: {got:?}");
     assert_eq!(got[0].name, "Ana Actor");
     assert_eq!(got[0].occupations, ["actor", "singer"]);

@@ -15,7 +15,7 @@ fn run(host: &PluginHost, mode: &str, url: &str) -> Result<Vec<String>, PluginEr
         &grants(&["http://127.0.0.1:9/allowed/"]),
         &query(&config),
     )
-    .map(|cs| cs.into_iter().map(|c| c.name).collect())
+    .map(|g| g.candidates.into_iter().map(|c| c.name).collect())
 }
 
 /// After any failure the same host still runs a well-behaved plugin.
@@ -23,7 +23,8 @@ fn still_serves(host: &PluginHost) {
     let csv = r#"{"csv": "name,country,occupations\nAna,RS,actor\n"}"#;
     let got = host
         .generate("csv-source", &grants(&[]), &query(csv))
-        .unwrap();
+        .unwrap()
+        .candidates;
     assert_eq!(got[0].name, "Ana");
 }
 
@@ -106,12 +107,24 @@ fn a_hundred_megabyte_output_is_refused() {
 fn invalid_candidates_are_refused_and_log_floods_are_capped() {
     let dir = plugins_dir();
     let host = host(dir.path(), PluginLimits::default());
-    let err = run(&host, "bad-data", "").unwrap_err();
-    assert!(
-        matches!(err.kind, PluginErrorKind::InvalidOutput(_)),
-        "{err}"
+    // One bad row is set aside with its reason; the good ones are kept.
+    let config = r#"{"mode": "bad-data", "url": ""}"#;
+    let got = host
+        .generate("hostile-test", &grants(&[]), &query(config))
+        .unwrap();
+    let names: Vec<&str> = got.candidates.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Fine"]);
+    assert_eq!(got.rejected.len(), 1);
+    assert_eq!(got.rejected[0].index, 0);
+    assert_eq!(
+        got.rejected[0].name, "badname",
+        "control characters stripped"
     );
-    assert!(err.to_string().contains("name must be"), "{err}");
+    assert!(
+        got.rejected[0].reason.contains("name must be"),
+        "{:?}",
+        got.rejected
+    );
     assert_eq!(run(&host, "log-flood", "").unwrap(), ["Survivor"]);
 }
 

@@ -227,6 +227,7 @@ pub fn generate(
     let mut merged: Vec<Candidate> = Vec::new();
     let mut seen = HashSet::new();
     let mut first_error = None;
+    let mut dropped = Vec::new();
     for source in &domain.plugins.sources {
         let started = Instant::now();
         let result = host.generate(
@@ -242,11 +243,21 @@ pub fn generate(
                     kind: PluginKind::Source,
                     elapsed_ms,
                     input: 0,
-                    output: found.len(),
+                    output: found.candidates.len(),
                     error: None,
                 });
-                counts.generated += found.len();
-                for c in found {
+                counts.generated += found.candidates.len();
+                // A row the host could not use is reported, not fatal.
+                dropped.extend(found.rejected.into_iter().map(|r| DroppedCandidate {
+                    name: r.name,
+                    wikidata_id: r.wikidata_id,
+                    filter: source.name.clone(),
+                    reason: format!(
+                        "row {} of the source's output is unusable: {}",
+                        r.index, r.reason
+                    ),
+                }));
+                for c in found.candidates {
                     if seen.insert(key_of(&c)) {
                         merged.push(c);
                     }
@@ -272,7 +283,6 @@ pub fn generate(
     }
     counts.unique = merged.len();
 
-    let mut dropped = Vec::new();
     for filter in filters_of(&domain) {
         let started = Instant::now();
         let input = merged.len();

@@ -193,3 +193,38 @@ async fn a_failing_plugin_is_a_502_naming_it_and_the_hub_keeps_serving() {
     assert_eq!(hub.get("/healthz", ADMIN).await.status(), 200);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn one_unusable_row_from_a_source_is_dropped_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Node::hub(dir.path()).await;
+    let csv = "name,wikidata_id,country,occupations\nAna Actor,Q100,RS,actor\nBroken Row,X42,RS,actor\nIvan Singer,Q200,RS,singer\n";
+    let resp = hub
+        .post_json(
+            "/api/domains",
+            ADMIN,
+            json!({"domain_code": "serbia", "default_country": "RS",
+                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = hub
+        .post_json(
+            "/api/training/generate-candidates",
+            ADMIN,
+            json!({"domain": "serbia"}),
+        )
+        .await;
+    let report = json(resp, 200).await;
+    assert_eq!(report["counts"]["new"], 2, "{report:#}");
+    let dropped = report["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{report:#}");
+    assert_eq!(dropped[0]["name"], "Broken Row");
+    assert_eq!(dropped[0]["filter"], "csv-source");
+    let reason = dropped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("row 1") && reason.contains("Q42"),
+        "{reason}"
+    );
+    hub.stop().await;
+}

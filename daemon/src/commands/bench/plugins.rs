@@ -73,7 +73,7 @@ pub fn run(iterations: usize) -> anyhow::Result<()> {
         host.generate("csv-source", &grants, &empty_q)?;
         empty.push(t.elapsed());
         let t = Instant::now();
-        let got = host.generate("csv-source", &grants, &csv_q)?;
+        let got = host.generate("csv-source", &grants, &csv_q)?.candidates;
         source.push(t.elapsed());
         anyhow::ensure!(got.len() == CANDIDATES, "csv-source returned {}", got.len());
         let t = Instant::now();

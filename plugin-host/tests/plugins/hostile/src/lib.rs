@@ -42,7 +42,7 @@ impl Source for Hostile {
                 let name = "x".repeat(1 << 20);
                 Ok((0..100).map(|_| Candidate::named(&name)).collect())
             }
-            "bad-data" => Ok(vec![Candidate::named("bad\u{0}name")]),
+            "bad-data" => Ok(vec![Candidate::named("bad\u{0}name"), Candidate::named("Fine")]),
             "log-flood" => {
                 let line = "y".repeat(10_000);
                 for _ in 0..10_000 {
