@@ -201,6 +201,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(RequestBodyLimitLayer::new(upload::UPLOAD_BODY_LIMIT))
+        .layer(axum::middleware::map_response(problem::problems_everywhere))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

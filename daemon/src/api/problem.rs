@@ -125,3 +125,50 @@ impl From<PathRejection> for ApiError {
         ApiError::bad_request(r.body_text())
     }
 }
+
+/// Any error response that is not problem+json yet — a layer's plain-text
+/// 413, a framework rejection — becomes one with the same status, its text
+/// as the detail. Clients parse one error shape everywhere.
+pub async fn problems_everywhere(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let detail = match (status, text.as_str()) {
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => {
+            "the body is over this endpoint's size limit".to_string()
+        }
+        (_, "") => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        (_, t) => t.to_string(),
+    };
+    let mut fixed = ApiError::new(status, detail).into_response();
+    // Keep what the original said about retrying or authenticating.
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::ALLOW] {
+        if let Some(v) = parts.headers.get(&name) {
+            fixed.headers_mut().insert(name, v.clone());
+        }
+    }
+    fixed
+}
+
+/// A body that grew past a limit while streaming (a chunked upload) shows
+/// up as an I/O error deep in an extractor's error chain.
+pub fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if e.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}

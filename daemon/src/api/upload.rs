@@ -148,5 +148,16 @@ fn acquire_error(e: AcquireError) -> ApiError {
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+    // A chunked body that outgrows the limit fails mid-stream; axum reports
+    // that as a server error unless told otherwise.
+    if super::problem::is_length_limit(&e) {
+        return ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload is over {} MiB",
+                UPLOAD_BODY_LIMIT / (1024 * 1024)
+            ),
+        );
+    }
     ApiError::new(e.status(), e.body_text())
 }

@@ -236,3 +236,67 @@ async fn upload_process_job_approve_and_batch_over_http() {
     assert_eq!(stats["production_batches"], 1);
     hub.stop().await;
 }
+
+/// Sends a raw HTTP request, streaming `body_mib` MiB of a multipart body
+/// in chunks when `chunked` (else declaring it in Content-Length and
+/// sending none); returns the status line and the response's headers and
+/// body text.
+fn raw_upload(base: &str, chunked: bool, body_mib: usize) -> String {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", body_mib << 20)
+    };
+    write!(
+        s,
+        "POST /api/training/images HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN}\r\n\
+         Content-Type: multipart/form-data; boundary=XX\r\n{length}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    if chunked {
+        let head =
+            "--XX\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.jpg\"\r\n\r\n";
+        let _ = write!(s, "{:x}\r\n{head}\r\n", head.len());
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..body_mib {
+            // The server may answer and close before the end.
+            if write!(s, "{:x}\r\n", chunk.len()).is_err()
+                || s.write_all(&chunk).is_err()
+                || s.write_all(b"\r\n").is_err()
+            {
+                break;
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_are_413_problems_whether_declared_or_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Node::hub(dir.path()).await;
+    hub.create("serbia").await;
+    for chunked in [false, true] {
+        let base = hub.base.clone();
+        let answer = tokio::task::spawn_blocking(move || raw_upload(&base, chunked, 210))
+            .await
+            .unwrap();
+        let status = answer.lines().next().unwrap_or_default();
+        assert!(status.contains(" 413 "), "chunked {chunked}: {answer:.600}");
+        assert!(
+            answer.contains("application/problem+json") && answer.contains("\"status\":413"),
+            "chunked {chunked}: {answer:.600}"
+        );
+    }
+    // The hub still serves.
+    json(hub.get("/api/domains/serbia", ADMIN).await, 200).await;
+    hub.stop().await;
+}
