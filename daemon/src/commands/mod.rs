@@ -45,6 +45,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{}",
                 toml::to_string_pretty(&config).context("cannot print the configuration")?
             );
+            // MQTT defaults depend on the role: both, as each would run
+            // (the password is never printed).
+            #[derive(serde::Serialize)]
+            struct ByRole {
+                hub: crate::sync::config::MqttConfig,
+                edge: crate::sync::config::MqttConfig,
+            }
+            #[derive(serde::Serialize)]
+            struct Section {
+                mqtt: ByRole,
+            }
+            let section = Section {
+                mqtt: ByRole {
+                    hub: config.mqtt(Role::Hub)?,
+                    edge: config.mqtt(Role::Edge)?,
+                },
+            };
+            print!(
+                "\n# [mqtt] as each role resolves it\n{}",
+                toml::to_string_pretty(&section).context("cannot print the MQTT settings")?
+            );
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => {

@@ -61,9 +61,13 @@ pub struct MqttConfig {
     pub ca_file: Option<PathBuf>,
     pub topic_prefix: String,
     pub device_id: String,
-    #[serde(skip)]
+    #[serde(serialize_with = "keys_as_hex")]
     pub hub_public_keys: Vec<VerifyingKey>,
     pub snapshot_after: u64,
+}
+
+fn keys_as_hex<S: serde::Serializer>(keys: &[VerifyingKey], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(keys.iter().map(|k| hex::encode(k.to_bytes())))
 }
 
 impl MqttConfig {

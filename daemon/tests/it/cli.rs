@@ -253,3 +253,35 @@ fn batch_verify_without_a_key_creates_nothing_and_says_what_is_missing() {
     // No data root, no signing key made on the way.
     assert!(!work.path().join("data").exists());
 }
+
+#[test]
+fn config_show_includes_mqtt_as_each_role_resolves_it_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("facerec.toml");
+    let key = "11".repeat(32);
+    std::fs::write(
+        &cfg,
+        format!(
+            "[mqtt]\nbroker = \"mqtt://broker.example:1883\"\nusername = \"edge\"\npassword = \"s3cret-pass\"\nhub_public_keys = [\"{key}\"]\n"
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = run(facerecd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["config", "show"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("[mqtt.hub]") && out.contains("[mqtt.edge]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("broker.example") && out.contains(&key),
+        "{out}"
+    );
+    assert!(out.contains("username = \"edge\""), "{out}");
+    assert!(
+        !out.contains("s3cret-pass"),
+        "the password is never printed:\n{out}"
+    );
+}
