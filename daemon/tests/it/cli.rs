@@ -285,3 +285,65 @@ fn config_show_includes_mqtt_as_each_role_resolves_it_without_the_password() {
         "the password is never printed:\n{out}"
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_hub_starts_cleanly_without_an_error_in_its_log() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (http, mqtt) = (free_port(), free_port());
+    let cfg = dir.path().join("facerec.toml");
+    std::fs::write(
+        &cfg,
+        format!("[mqtt]\nembedded_listen = \"127.0.0.1:{mqtt}\"\n"),
+    )
+    .unwrap();
+    let mut hub = facerecd()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .args(["--listen", &format!("127.0.0.1:{http}"), "hub"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Ready once /healthz answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let healthy = std::net::TcpStream::connect(("127.0.0.1", http)).is_ok_and(|mut s| {
+            let _ = write!(
+                s,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer.starts_with("HTTP/1.1 200")
+        });
+        if healthy {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hub never became healthy"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    hub.kill().unwrap();
+    let mut log = String::new();
+    hub.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    hub.wait().unwrap();
+    assert!(log.contains("embedded MQTT broker listening"), "{log}");
+    assert!(
+        !log.contains("ERROR"),
+        "a clean start logged an error:\n{log}"
+    );
+}
