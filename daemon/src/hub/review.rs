@@ -33,7 +33,19 @@ pub struct RefusedImage {
 /// The domain's people with faces waiting in staging, with the reasons their other images were refused.
 pub fn staging(store: &Store, domain: &DomainCode) -> anyhow::Result<Vec<StagingEntry>> {
     let mut out = Vec::new();
-    for person in store.list_people(domain, Some(PersonStatus::Staging))? {
+    // People waiting for review, and people already approved or published
+    // whose new photos have been processed: those faces wait for review
+    // too, and approving the person would take them.
+    let mut people = store.list_people(domain, Some(PersonStatus::Staging))?;
+    for status in [PersonStatus::Approved, PersonStatus::Production] {
+        people.extend(
+            store
+                .list_people(domain, Some(status))?
+                .into_iter()
+                .filter(|p| !staged_faces(store, domain, &p.id).is_empty()),
+        );
+    }
+    for person in people {
         let refused = store
             .person_images(domain, &person.id)?
             .into_iter()

@@ -234,6 +234,48 @@ async fn upload_process_job_approve_and_batch_over_http() {
         .await
         .unwrap();
     assert_eq!(stats["production_batches"], 1);
+
+    // A new photo of the published person: after processing, review shows
+    // its face (approving the person would take it).
+    let bytes = std::fs::read(samples.join("img62.jpg")).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("domain", "serbia")
+        .text("person", "person_05")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes).file_name("img62.jpg"),
+        );
+    let resp = hub
+        .req(Method::POST, "/api/training/images", Some(SERBIA))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = hub
+        .post_json("/api/training/process", SERBIA, json!({"domain": "serbia"}))
+        .await;
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    for _ in 0..600 {
+        let j: Value = hub.get(&location, SERBIA).await.json().await.unwrap();
+        if j["state"] != "running" {
+            assert_eq!(j["state"], "succeeded", "{j}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let staging: Value = json(
+        hub.get("/api/training/staging?domain=serbia", SERBIA).await,
+        200,
+    )
+    .await;
+    assert_eq!(staging[0]["person"]["id"], "person_05", "{staging}");
+    assert_eq!(staging[0]["person"]["status"], "production", "{staging}");
+    assert_eq!(
+        staging[0]["staged"].as_array().unwrap().len(),
+        1,
+        "{staging}"
+    );
     hub.stop().await;
 }
 
