@@ -47,6 +47,18 @@ pub struct FileConfig {
     /// Recognition events kept for readers that reconnect.
     #[serde(default)]
     pub events: EventsFileConfig,
+    /// Bounds of the HTTP server.
+    #[serde(default)]
+    pub server: ServerFileConfig,
+}
+
+/// `[server]`: how long a client may take to send a request's headers, and
+/// how many connections may be open at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileConfig {
+    pub header_timeout_ms: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 /// `[events]`: how many recent events of each camera an edge keeps for SSE
@@ -121,6 +133,9 @@ pub struct Config {
     pub search_ef: usize,
     /// Events kept per camera for resuming readers (`[events] history`).
     pub event_history: usize,
+    /// `[server]` bounds.
+    #[serde(skip)]
+    pub http_limits: crate::http_server::ServeLimits,
     /// `[mqtt]` as written and overridden; its defaults depend on the role,
     /// so it is resolved by [`Config::mqtt`].
     #[serde(skip)]
@@ -205,10 +220,29 @@ impl Config {
         if event_history > 100_000 {
             anyhow::bail!("[events] history = {event_history}: at most 100000 per camera");
         }
+        let defaults = crate::http_server::ServeLimits::default();
+        let http_limits = crate::http_server::ServeLimits {
+            header_timeout: file
+                .server
+                .header_timeout_ms
+                .map_or(defaults.header_timeout, std::time::Duration::from_millis),
+            max_connections: file
+                .server
+                .max_connections
+                .unwrap_or(defaults.max_connections),
+        };
+        if !(100..=600_000).contains(&http_limits.header_timeout.as_millis())
+            || !(1..=1_000_000).contains(&http_limits.max_connections)
+        {
+            anyhow::bail!(
+                "[server]: header_timeout_ms must be 100–600000 and max_connections 1–1000000"
+            );
+        }
         Ok(Self {
             cameras,
             search_ef,
             event_history,
+            http_limits,
             data_root,
             plugins_dir,
             plugin_limits: file.plugin_limits,

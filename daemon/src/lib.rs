@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod eval;
 pub mod fsutil;
+pub mod http_server;
 pub mod hub;
 pub mod live;
 pub mod metrics;

@@ -239,12 +239,13 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
 
     let (tx, rx) = oneshot::channel::<()>();
     let app = api::router(state);
+    let limits = config.http_limits;
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        crate::http_server::serve(listener, app, limits, async {
+            let _ = rx.await;
+        })
+        .await;
+        Ok::<(), std::io::Error>(())
     });
     Ok(RunningServer {
         addr,

@@ -342,3 +342,59 @@ async fn uploads_over_the_limit_are_413_problems_whether_declared_or_streamed() 
     json(hub.get("/api/domains/serbia", ADMIN).await, 200).await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn half_sent_requests_are_closed_and_connections_are_bounded() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), None, &[]);
+    config.http_limits = facerecd::http_server::ServeLimits {
+        header_timeout: std::time::Duration::from_millis(500),
+        max_connections: 4,
+    };
+    let hub = Node::start(&config, facerecd::node::Role::Hub).await;
+    let addr = hub.base.trim_start_matches("http://").to_string();
+    let answers = tokio::task::spawn_blocking(move || {
+        // Four clients that never finish their headers hold every slot…
+        let mut slow: Vec<std::net::TcpStream> = (0..4)
+            .map(|_| {
+                let mut s = std::net::TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                    .unwrap();
+                write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+                s
+            })
+            .collect();
+        // …a fifth, complete request waits for a slot…
+        let mut fifth = std::net::TcpStream::connect(&addr).unwrap();
+        fifth
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            fifth,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        // …and each slow one is closed by the server (its read ends rather
+        // than timing out on our side).
+        let closed: Vec<bool> = slow
+            .iter_mut()
+            .map(|s| {
+                let mut buf = Vec::new();
+                s.read_to_end(&mut buf).is_ok()
+            })
+            .collect();
+        let mut answer = String::new();
+        fifth.read_to_string(&mut answer).unwrap();
+        (closed, answer)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        answers.0,
+        vec![true; 4],
+        "every half-sent request was closed"
+    );
+    assert!(answers.1.starts_with("HTTP/1.1 200"), "{}", answers.1);
+    hub.stop().await;
+}
