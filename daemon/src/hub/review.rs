@@ -35,17 +35,28 @@ pub fn staging(store: &Store, domain: &DomainCode) -> anyhow::Result<Vec<Staging
     let mut out = Vec::new();
     // People waiting for review, and people already approved or published
     // whose new photos have been processed: those faces wait for review
-    // too, and approving the person would take them.
+    // too, and approving the person would take them. One listing of the
+    // staging folder says who has any.
+    let with_staged: std::collections::HashSet<String> =
+        std::fs::read_dir(store.layout().staging(domain))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
     let mut people = store.list_people(domain, Some(PersonStatus::Staging))?;
     for status in [PersonStatus::Approved, PersonStatus::Production] {
         people.extend(
             store
                 .list_people(domain, Some(status))?
                 .into_iter()
-                .filter(|p| !staged_faces(store, domain, &p.id).is_empty()),
+                .filter(|p| with_staged.contains(p.id.as_str())),
         );
     }
     for person in people {
+        let staged = staged_faces(store, domain, &person.id);
+        if person.status != PersonStatus::Staging && staged.is_empty() {
+            continue;
+        }
         let refused = store
             .person_images(domain, &person.id)?
             .into_iter()
@@ -55,7 +66,6 @@ pub fn staging(store: &Store, domain: &DomainCode) -> anyhow::Result<Vec<Staging
                 reason: i.reason.unwrap_or_default(),
             })
             .collect();
-        let staged = staged_faces(store, domain, &person.id);
         out.push(StagingEntry {
             person,
             staged,

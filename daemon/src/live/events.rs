@@ -51,6 +51,28 @@ pub struct EventBox {
     pub y2: f32,
 }
 
+impl From<facerec_vision::BBox> for EventBox {
+    fn from(b: facerec_vision::BBox) -> Self {
+        Self {
+            x1: b.x1,
+            y1: b.y1,
+            x2: b.x2,
+            y2: b.y2,
+        }
+    }
+}
+
+impl From<EventBox> for facerec_vision::BBox {
+    fn from(b: EventBox) -> Self {
+        Self {
+            x1: b.x1,
+            y1: b.y1,
+            x2: b.x2,
+            y2: b.y2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiveEvent {
     /// Payload version (1).

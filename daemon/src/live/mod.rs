@@ -60,6 +60,9 @@ pub fn start(
     let mut planned = Vec::new();
     for camera in cameras {
         camera.validate().map_err(anyhow::Error::msg)?;
+        if camera.settings.reid_window_ms.is_some() {
+            tracing::warn!(camera = %camera.id, "reid_window_ms no longer does anything: a face back within lost_after_ms keeps its track; remove the setting");
+        }
         if !seen.insert(camera.id.clone()) {
             bail!("two cameras are named `{}`", camera.id);
         }

@@ -523,12 +523,7 @@ impl Analysis {
         };
         TrackView {
             track_id: t.id,
-            bbox: EventBox {
-                x1: b.x1,
-                y1: b.y1,
-                x2: b.x2,
-                y2: b.y2,
-            },
+            bbox: b.into(),
             status,
             person,
             matched_domain,
@@ -576,12 +571,7 @@ impl Analysis {
             samples: decision.of,
             previous,
             reason: reason.map(LostReason::as_str),
-            bbox: EventBox {
-                x1: b.x1,
-                y1: b.y1,
-                x2: b.x2,
-                y2: b.y2,
-            },
+            bbox: b.into(),
             frame_seq: frame.seq,
             captured_at: LiveEvent::captured(frame.captured_at),
             emitted_at: chrono::Utc::now(),

@@ -81,11 +81,6 @@ fn change(a: &Thumbnail, b: &Thumbnail) -> f32 {
     total / (3 * a.len()) as f32
 }
 
-/// The change between two images, for calibration and `eval video`.
-pub fn change_between(a: &RgbImage, b: &RgbImage) -> f32 {
-    change(&thumbnail(a), &thumbnail(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

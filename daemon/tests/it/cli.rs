@@ -286,19 +286,14 @@ fn config_show_includes_mqtt_as_each_role_resolves_it_without_the_password() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_hub_starts_cleanly_without_an_error_in_its_log() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let (http, mqtt) = (free_port(), free_port());
+    let (http, mqtt) = (
+        crate::sync_fixtures::free_port(),
+        crate::sync_fixtures::free_port(),
+    );
     let cfg = dir.path().join("facerec.toml");
     std::fs::write(
         &cfg,

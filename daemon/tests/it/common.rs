@@ -142,3 +142,21 @@ pub async fn json(resp: Response, status: u16) -> Value {
     assert_eq!(got, status, "{url}: {body}");
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
+
+/// `../shared/{relative}` when it holds `marker`; otherwise None (the test
+/// skips), unless FACEREC_REQUIRE_SHARED is set, when that is a failure.
+pub fn shared_data(relative: &str, marker: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(relative);
+    if dir.join(marker).exists() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("FACEREC_REQUIRE_SHARED").is_none(),
+        "{} is missing and FACEREC_REQUIRE_SHARED is set",
+        dir.display()
+    );
+    eprintln!("skipped: {} is not here", dir.display());
+    None
+}

@@ -3,21 +3,8 @@
 //! faces take the previous face's place — the case that once carried a
 //! name onto another face — must give no wrong name at all.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-
-fn shared_photos() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/eval/photos");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("FACEREC_REQUIRE_SHARED").is_none(),
-        "{} is missing and FACEREC_REQUIRE_SHARED is set",
-        dir.display()
-    );
-    None
-}
 
 fn facerecd(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_facerecd"))
@@ -30,7 +17,7 @@ fn facerecd(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cuts_between_enrolled_people_never_show_a_wrong_name() {
-    let Some(photos) = shared_photos() else {
+    let Some(photos) = crate::common::shared_data("data/eval/photos", "bbt_raj") else {
         return;
     };
     let work = tempfile::tempdir().unwrap();

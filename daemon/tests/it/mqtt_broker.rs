@@ -7,17 +7,9 @@ use facerecd::sync::chunks::MAX_CHUNK_BYTES;
 use facerecd::sync::{broker, client};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn a_maximum_size_chunk_passes_through_the_embedded_broker() {
-    let port = free_port();
+    let port = crate::sync_fixtures::free_port();
     broker::start(format!("127.0.0.1:{port}").parse().unwrap()).unwrap();
 
     let (sub, mut sub_loop) = AsyncClient::new(client::options("edge-test", "127.0.0.1", port), 10);

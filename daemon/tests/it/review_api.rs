@@ -161,6 +161,22 @@ async fn uploads_store_images_by_their_bytes_and_report_each_file() {
     hub.stop().await;
 }
 
+/// The job at `location` once it is no longer running (within 60 s).
+async fn job_done(hub: &Node, location: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let j: Value = hub.get(location, SERBIA).await.json().await.unwrap();
+        if j["state"] != "running" {
+            return j;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job is still running: {j}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn upload_process_job_approve_and_batch_over_http() {
     let dir = tempfile::tempdir().unwrap();
@@ -189,15 +205,7 @@ async fn upload_process_job_approve_and_batch_over_http() {
     let location = resp.headers()["location"].to_str().unwrap().to_string();
     let job: Value = resp.json().await.unwrap();
     assert_eq!(job["total"], 2);
-    let mut finished = Value::Null;
-    for _ in 0..600 {
-        let j: Value = hub.get(&location, SERBIA).await.json().await.unwrap();
-        if j["state"] != "running" {
-            finished = j;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let finished = job_done(&hub, &location).await;
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert_eq!(finished["done"], 2);
     assert_eq!(finished["result"]["staged"], 2, "{finished}");
@@ -256,14 +264,8 @@ async fn upload_process_job_approve_and_batch_over_http() {
         .post_json("/api/training/process", SERBIA, json!({"domain": "serbia"}))
         .await;
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    for _ in 0..600 {
-        let j: Value = hub.get(&location, SERBIA).await.json().await.unwrap();
-        if j["state"] != "running" {
-            assert_eq!(j["state"], "succeeded", "{j}");
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let finished = job_done(&hub, &location).await;
+    assert_eq!(finished["state"], "succeeded", "{finished}");
     let staging: Value = json(
         hub.get("/api/training/staging?domain=serbia", SERBIA).await,
         200,

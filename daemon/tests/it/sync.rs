@@ -17,22 +17,10 @@ use facerecd::sync::messages::{Announcement, Message};
 use facerecd::sync::topics::{BatchRef, Topics};
 use rumqttc::QoS;
 
+use crate::common::shared_data;
 use crate::sync_fixtures::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn shared_faces() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faces");
-    if dir.join("identities.csv").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("FACEREC_REQUIRE_SHARED").is_none(),
-        "{} is missing and FACEREC_REQUIRE_SHARED is set",
-        dir.display()
-    );
-    None
-}
 
 /// Real descriptors: per identity, the photos to enrol and one to probe.
 struct RealPeople {
@@ -41,7 +29,7 @@ struct RealPeople {
 }
 
 fn real_people(ids: &[&str]) -> Option<RealPeople> {
-    let dir = shared_faces()?;
+    let dir = shared_data("data/faces", "identities.csv")?;
     let engine = FaceEngine::load(&ModelFiles::new(default_models_dir())).unwrap();
     let csv = std::fs::read_to_string(dir.join("identities.csv")).unwrap();
     let mut photos: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

@@ -3,7 +3,9 @@
 //! text file) become staged faces, and the mislabelled photo is flagged as
 //! an outlier.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::common::shared_data;
 
 use facerec_storage::{DomainCode, ImageStatus, NewDomain, PersonId, PersonStatus, Store};
 use facerec_vision::{FaceEngine, ModelFiles, default_models_dir};
@@ -12,21 +14,6 @@ use facerecd::hub::batch::{batch_dir, build_delta, build_snapshot, snapshot_dir,
 use facerecd::hub::keys::hub_key;
 use facerecd::hub::process::{QualityGates, process_domain, staged_faces};
 use facerecd::hub::review::{approve, erase};
-
-fn shared_faces() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/faces");
-    if dir.join("identities.csv").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("FACEREC_REQUIRE_SHARED").is_some() {
-        panic!(
-            "{} is missing and FACEREC_REQUIRE_SHARED is set",
-            dir.display()
-        );
-    }
-    eprintln!("skipped: {} is not here", dir.display());
-    None
-}
 
 fn copy(from: &Path, names: &[&str], to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -37,7 +24,9 @@ fn copy(from: &Path, names: &[&str], to: &Path) {
 
 #[test]
 fn ingest_then_process_stages_good_faces_and_flags_the_mislabelled_photo() {
-    let Some(faces) = shared_faces() else { return };
+    let Some(faces) = shared_data("data/faces", "identities.csv") else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let d = DomainCode::parse("serbia").unwrap();
@@ -253,7 +242,9 @@ fn serve(files: Vec<(&'static str, &'static str, Vec<u8>)>) -> String {
 
 #[test]
 fn candidate_photos_download_through_the_allowlist_and_content_checks() {
-    let Some(faces) = shared_faces() else { return };
+    let Some(faces) = shared_data("data/faces", "identities.csv") else {
+        return;
+    };
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     let d = DomainCode::parse("serbia").unwrap();

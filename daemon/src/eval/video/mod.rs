@@ -175,17 +175,17 @@ fn person_id(name: &str) -> String {
     id.trim_start_matches('_').to_string()
 }
 
-/// A clip's frames, read one at a time.
+/// A clip's frames: files read one at a time, or the JPEGs of a stream.
 enum Frames {
     Files(Vec<PathBuf>),
-    Mjpeg(Vec<u8>),
+    Mjpeg(Vec<Vec<u8>>),
 }
 
 impl Frames {
-    fn encoded(&self) -> Vec<Vec<u8>> {
+    fn len(&self) -> usize {
         match self {
-            Frames::Files(_) => vec![],
-            Frames::Mjpeg(bytes) => split_mjpeg(bytes),
+            Frames::Files(f) => f.len(),
+            Frames::Mjpeg(j) => j.len(),
         }
     }
 }
@@ -206,7 +206,7 @@ fn open_clip(path: &Path) -> anyhow::Result<(String, Truth, Frames)> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read the clip {}", path.display()))?;
         let truth = Truth::read(&path.with_extension("truth.csv"))?;
-        Ok((name, truth, Frames::Mjpeg(bytes)))
+        Ok((name, truth, Frames::Mjpeg(split_mjpeg(&bytes))))
     }
 }
 
@@ -249,25 +249,27 @@ fn run_clip(
     let mut bus = deps.bus.subscribe();
     let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
     let limits = DecodeLimits::default();
-    let encoded = frames.encoded();
-    let count = match &frames {
-        Frames::Files(f) => f.len(),
-        Frames::Mjpeg(_) => encoded.len(),
-    };
+    let count = frames.len();
     let t0 = Instant::now();
     let mut drawn = Vec::with_capacity(count);
     let mut events = Vec::new();
     let mut times = Vec::with_capacity(count);
     let mut last = None;
     for i in 0..count {
-        let (bytes, what) = match &frames {
-            Frames::Files(f) => (
-                std::fs::read(&f[i]).with_context(|| format!("cannot read {}", f[i].display()))?,
-                f[i].display().to_string(),
-            ),
-            Frames::Mjpeg(_) => (encoded[i].clone(), format!("{name} frame {i}")),
+        let (read, what);
+        let bytes: &[u8] = match &frames {
+            Frames::Files(f) => {
+                read = std::fs::read(&f[i])
+                    .with_context(|| format!("cannot read {}", f[i].display()))?;
+                what = f[i].display().to_string();
+                &read
+            }
+            Frames::Mjpeg(jpegs) => {
+                what = format!("{name} frame {i}");
+                &jpegs[i]
+            }
         };
-        let image = decode_image(&bytes, &limits).with_context(|| what.clone())?;
+        let image = decode_image(bytes, &limits).with_context(|| what.clone())?;
         let frame = Frame {
             seq: i as u64,
             image: Arc::new(image),
@@ -282,12 +284,7 @@ fn run_clip(
                 .into_iter()
                 .map(|v| Drawn {
                     track: v.track_id,
-                    bbox: facerec_vision::BBox {
-                        x1: v.bbox.x1,
-                        y1: v.bbox.y1,
-                        x2: v.bbox.x2,
-                        y2: v.bbox.y2,
-                    },
+                    bbox: v.bbox.into(),
                     person: v.person.map(|p| name_of(&p.id)),
                 })
                 .collect(),
@@ -322,12 +319,7 @@ fn collect(
             kind: e.kind.as_str(),
             frame: e.frame_seq as usize,
             track: e.track_id,
-            bbox: facerec_vision::BBox {
-                x1: e.bbox.x1,
-                y1: e.bbox.y1,
-                x2: e.bbox.x2,
-                y2: e.bbox.y2,
-            },
+            bbox: e.bbox.into(),
             person: e.person.as_ref().map(|p| name_of(&p.id)),
             reason: e.reason,
         });

@@ -84,6 +84,24 @@ pub fn score(clip: &str, truth: &Truth, drawn: &[Vec<Drawn>], events: &[Announce
             s.wrong_names.push(what);
         }
     };
+    // Each enrolled person's appearances (runs of frames in view).
+    let runs: BTreeMap<&str, Vec<(usize, usize)>> = truth
+        .rows
+        .iter()
+        .filter_map(|r| match &r.who {
+            Who::Person(p) => Some(p.as_str()),
+            Who::Stranger => None,
+        })
+        .collect::<BTreeSet<&str>>()
+        .into_iter()
+        .map(|p| (p, appearances(truth, p, drawn.len())))
+        .collect();
+    let appearance_start = |p: &str, f: usize| {
+        runs[p]
+            .iter()
+            .find(|(a, b)| (*a..=*b).contains(&f))
+            .map_or(f, |r| r.0)
+    };
     // Frame by frame: wrong names, and which track followed whom.
     let mut followed: BTreeMap<(String, usize), Vec<u64>> = BTreeMap::new();
     for (f, boxes) in drawn.iter().enumerate() {
@@ -110,7 +128,7 @@ pub fn score(clip: &str, truth: &Truth, drawn: &[Vec<Drawn>], events: &[Announce
                 );
             }
             if let Some(p) = expected {
-                let start = appearance_start(truth, p, f);
+                let start = appearance_start(p, f);
                 followed
                     .entry((p.to_string(), start))
                     .or_default()
@@ -119,19 +137,10 @@ pub fn score(clip: &str, truth: &Truth, drawn: &[Vec<Drawn>], events: &[Announce
         }
         s.wrong_name_frames += frame_wrong as usize;
     }
-    // Appearances of enrolled people.
-    let people: BTreeSet<&str> = truth
-        .rows
-        .iter()
-        .filter_map(|r| match &r.who {
-            Who::Person(p) => Some(p.as_str()),
-            Who::Stranger => None,
-        })
-        .collect();
     let mut times = Vec::new();
     let mut switches_by_person: BTreeMap<&str, usize> = BTreeMap::new();
-    for person in people {
-        for (start, end) in appearances(truth, person, drawn.len()) {
+    for (&person, person_runs) in &runs {
+        for &(start, end) in person_runs {
             s.appearances += 1;
             let named_at = (start..=end).find(|&f| {
                 drawn[f].iter().any(|d| {
@@ -212,14 +221,6 @@ fn appearances(truth: &Truth, person: &str, frames: usize) -> Vec<(usize, usize)
         runs.push((b, frames - 1));
     }
     runs
-}
-
-fn appearance_start(truth: &Truth, person: &str, frame: usize) -> usize {
-    let mut f = frame;
-    while f > 0 && truth.at(f - 1).any(|r| r.who == Who::Person(person.into())) {
-        f -= 1;
-    }
-    f
 }
 
 #[cfg(test)]

@@ -228,10 +228,6 @@ impl Tracker {
         }
     }
 
-    pub fn config(&self) -> &TrackerConfig {
-        &self.config
-    }
-
     pub fn tracks(&self) -> &[Track] {
         &self.active
     }
