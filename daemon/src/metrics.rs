@@ -21,6 +21,10 @@ pub struct Metrics {
     /// `domain`, `pack`: batches refused for their model pack (one this
     /// build does not run, or a delta of another pack than the domain's).
     pub sync_pack_refusals: IntCounterVec,
+    /// `domain`, `outcome`: domain definitions an edge `applied`,
+    /// `refused` (signature, format) or kept `waiting` for the definitions
+    /// of domains they inherit.
+    pub sync_definitions: IntCounterVec,
     applied_seq: IntGaugeVec,
     head_seq: IntGaugeVec,
     sync_lag: IntGaugeVec,
@@ -202,6 +206,11 @@ impl Metrics {
                 "sync_pack_refusals_total",
                 "Batches an edge refused for their model pack",
                 &["domain", "pack"],
+            ),
+            sync_definitions: counter(
+                "sync_definitions_total",
+                "Domain definitions an edge applied, refused or kept waiting",
+                &["domain", "outcome"],
             ),
             applied_seq: gauge(
                 "sync_applied_seq",

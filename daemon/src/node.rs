@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use facerec_storage::DomainCode;
 use serde::Serialize;
@@ -27,12 +28,13 @@ impl fmt::Display for Role {
 }
 
 /// The domains this node serves: all of them (a hub without
-/// `ALLOWED_DOMAINS`), or an explicit set (every edge).
+/// `ALLOWED_DOMAINS`), or an explicit set (every edge), which grows when
+/// the hub's definitions make the edge's domain inherit another.
 #[derive(Debug, Clone)]
 pub struct NodeScope {
     pub role: Role,
     pub primary: Option<DomainCode>,
-    allowed: Option<BTreeSet<DomainCode>>,
+    allowed: Option<Arc<RwLock<BTreeSet<DomainCode>>>>,
 }
 
 impl NodeScope {
@@ -40,7 +42,9 @@ impl NodeScope {
         let allowed = if primary.is_none() && allowed.is_empty() {
             None
         } else {
-            Some(allowed.iter().cloned().chain(primary.clone()).collect())
+            Some(Arc::new(RwLock::new(
+                allowed.iter().cloned().chain(primary.clone()).collect(),
+            )))
         };
         Self {
             role,
@@ -50,12 +54,23 @@ impl NodeScope {
     }
 
     pub fn serves(&self, domain: &DomainCode) -> bool {
-        self.allowed.as_ref().is_none_or(|set| set.contains(domain))
+        self.allowed
+            .as_ref()
+            .is_none_or(|set| set.read().expect("scope lock").contains(domain))
     }
 
     /// The explicit set, or `None` when the node serves every domain.
-    pub fn allowed(&self) -> Option<&BTreeSet<DomainCode>> {
-        self.allowed.as_ref()
+    pub fn allowed(&self) -> Option<BTreeSet<DomainCode>> {
+        self.allowed
+            .as_ref()
+            .map(|set| set.read().expect("scope lock").clone())
+    }
+
+    /// Serves `domain` from now on (a node serving every domain already does).
+    pub fn follow(&self, domain: DomainCode) {
+        if let Some(set) = &self.allowed {
+            set.write().expect("scope lock").insert(domain);
+        }
     }
 }
 

@@ -87,7 +87,7 @@ pub fn node_scope(config: &Config, role: Role) -> anyhow::Result<NodeScope> {
 /// Opens the node's storage and starts serving on `config.listen`
 /// (port 0 picks a free port; see [`RunningServer::addr`]).
 pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer> {
-    let node = node_scope(config, role)?;
+    let mut node = node_scope(config, role)?;
     let root = config.data_root.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&root))
         .await?
@@ -143,7 +143,8 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         }
         Some(Arc::new(crate::commands::train::plugin_host(config)?))
     } else {
-        let served = served_domains(&store, &node).await?;
+        let served = served_domains(&store, &node, &mqtt).await?;
+        node = NodeScope::new(Role::Edge, node.primary.clone(), &served);
         let options = facerec_index::IndexOptions::new(facerec_index::SearchParams {
             ef: config.search_ef,
             ..facerec_index::SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD)
@@ -164,6 +165,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 store.clone(),
                 set.clone(),
                 &served,
+                node.clone(),
                 metrics.clone(),
             )?;
             sync_status = Some(status);
@@ -260,10 +262,22 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     })
 }
 
-/// An edge's domains, which must be in its registry (imported from
-/// FACEREC_DOMAINS_FILE): the primary one and every allowed one.
-async fn served_domains(store: &Arc<Store>, node: &NodeScope) -> anyhow::Result<Vec<DomainCode>> {
-    let served: Vec<DomainCode> = node.allowed().into_iter().flatten().cloned().collect();
+/// An edge's domains: its own, every domain it inherits and every allowed
+/// one. With MQTT, the hub's definitions fill in what the registry lacks;
+/// without it, they must have been imported (FACEREC_DOMAINS_FILE).
+async fn served_domains(
+    store: &Arc<Store>,
+    node: &NodeScope,
+    mqtt: &crate::sync::config::MqttConfig,
+) -> anyhow::Result<Vec<DomainCode>> {
+    let mut served: Vec<DomainCode> = node.allowed().into_iter().flatten().collect();
+    if mqtt.enabled() {
+        for d in crate::sync::definitions::fetch_missing(mqtt, store, &served).await? {
+            if !served.contains(&d) {
+                served.push(d);
+            }
+        }
+    }
     for d in &served {
         let store2 = store.clone();
         let d2 = d.clone();
@@ -271,7 +285,8 @@ async fn served_domains(store: &Arc<Store>, node: &NodeScope) -> anyhow::Result<
         if known.is_err() {
             bail!(
                 "this edge serves domain '{d}', which its registry does not know: import the domain \
-configuration (FACEREC_DOMAINS_FILE, or `facerecd domains import`) first"
+configuration (FACEREC_DOMAINS_FILE, or `facerecd domains import`) first, or connect \
+the edge to the hub's broker, which publishes it"
             );
         }
     }

@@ -131,12 +131,43 @@ impl Slot {
 }
 
 /// The served domains' indexes. Replacing one is a pointer swap: a query
-/// sees either the old index or the new one, never a half-built one.
+/// sees either the old index or the new one, never a half-built one. An
+/// edge may follow more domains while it runs ([`IndexSet::follow`]).
 pub struct IndexSet {
     store: Arc<Store>,
     options: IndexOptions,
-    slots: HashMap<DomainCode, Arc<Slot>>,
-    routes: HashMap<DomainCode, Route>,
+    slots: RwLock<HashMap<DomainCode, Arc<Slot>>>,
+    routes: RwLock<HashMap<DomainCode, Arc<Route>>>,
+}
+
+/// Each served domain's search order, from the registry; an inherited
+/// dataset outside `served` is an error (a node never reaches outside its
+/// set).
+fn routes_for(
+    store: &Store,
+    served: &[DomainCode],
+) -> Result<HashMap<DomainCode, Arc<Route>>, IndexError> {
+    let served_set: BTreeSet<&DomainCode> = served.iter().collect();
+    let graph = store.dataset_graph()?;
+    let mut routes = HashMap::new();
+    for d in served {
+        let domain = store.domain(d)?;
+        let order = graph.search_order(d);
+        if let Some(outside) = order.iter().find(|o| !served_set.contains(o)) {
+            return Err(IndexError::DatasetNotServed {
+                domain: d.clone(),
+                dataset: outside.clone(),
+            });
+        }
+        routes.insert(
+            d.clone(),
+            Arc::new(Route {
+                order,
+                mode: domain.search_mode,
+            }),
+        );
+    }
+    Ok(routes)
 }
 
 impl IndexSet {
@@ -149,26 +180,7 @@ impl IndexSet {
         served: &[DomainCode],
         options: IndexOptions,
     ) -> Result<(Self, Vec<LoadReport>), IndexError> {
-        let served_set: BTreeSet<&DomainCode> = served.iter().collect();
-        let graph = store.dataset_graph()?;
-        let mut routes = HashMap::new();
-        for d in served {
-            let domain = store.domain(d)?;
-            let order = graph.search_order(d);
-            if let Some(outside) = order.iter().find(|o| !served_set.contains(o)) {
-                return Err(IndexError::DatasetNotServed {
-                    domain: d.clone(),
-                    dataset: outside.clone(),
-                });
-            }
-            routes.insert(
-                d.clone(),
-                Route {
-                    order,
-                    mode: domain.search_mode,
-                },
-            );
-        }
+        let routes = routes_for(&store, served)?;
         let mut slots = HashMap::new();
         let mut reports = Vec::new();
         for d in served {
@@ -180,11 +192,36 @@ impl IndexSet {
             Self {
                 store,
                 options,
-                slots,
-                routes,
+                slots: RwLock::new(slots),
+                routes: RwLock::new(routes),
             },
             reports,
         ))
+    }
+
+    /// Starts serving `more` domains (opened as at start-up) and takes the
+    /// registry's current search orders: what an edge does when the hub's
+    /// definitions change what its domains inherit. On an error (an
+    /// inherited dataset still not served) the search orders stay as they
+    /// were.
+    pub fn follow(&self, more: &[DomainCode]) -> Result<Vec<LoadReport>, IndexError> {
+        let mut reports = Vec::new();
+        for d in more {
+            if self.slots.read().expect("slots lock").contains_key(d) {
+                continue;
+            }
+            let (slot, report) = open_slot(&self.store, d)?;
+            self.slots
+                .write()
+                .expect("slots lock")
+                .entry(d.clone())
+                .or_insert_with(|| Arc::new(slot));
+            reports.push(report);
+        }
+        let served = self.served();
+        let routes = routes_for(&self.store, &served)?;
+        *self.routes.write().expect("routes lock") = routes;
+        Ok(reports)
     }
 
     pub fn params(&self) -> &SearchParams {
@@ -192,14 +229,43 @@ impl IndexSet {
     }
 
     /// The domains this set serves.
-    pub fn served(&self) -> impl Iterator<Item = &DomainCode> {
-        self.slots.keys()
+    pub fn served(&self) -> Vec<DomainCode> {
+        let mut served: Vec<DomainCode> = self
+            .slots
+            .read()
+            .expect("slots lock")
+            .keys()
+            .cloned()
+            .collect();
+        served.sort();
+        served
     }
 
-    fn slot(&self, domain: &DomainCode) -> Result<&Arc<Slot>, IndexError> {
+    fn slot(&self, domain: &DomainCode) -> Result<Arc<Slot>, IndexError> {
         self.slots
+            .read()
+            .expect("slots lock")
             .get(domain)
+            .cloned()
             .ok_or_else(|| IndexError::NotServed(domain.clone()))
+    }
+
+    fn route(&self, domain: &DomainCode) -> Result<Arc<Route>, IndexError> {
+        self.routes
+            .read()
+            .expect("routes lock")
+            .get(domain)
+            .cloned()
+            .ok_or_else(|| IndexError::NotServed(domain.clone()))
+    }
+
+    fn all_slots(&self) -> Vec<Arc<Slot>> {
+        self.slots
+            .read()
+            .expect("slots lock")
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The current index of a served domain.
@@ -218,7 +284,7 @@ impl IndexSet {
         added: &[Embedding],
         removed: &[PersonId],
     ) -> Result<(), IndexError> {
-        let slot = self.slot(domain)?.clone();
+        let slot = self.slot(domain)?;
         let mut state = slot.state.lock().expect("slot state");
         let index = slot.index();
         if index.pack().is_none()
@@ -252,12 +318,12 @@ impl IndexSet {
 
     /// Rebuilds a domain's index from redb now, swaps it in and saves it.
     pub fn rebuild(&self, domain: &DomainCode) -> Result<(), IndexError> {
-        rebuild_slot(&self.store, self.slot(domain)?)
+        rebuild_slot(&self.store, &*self.slot(domain)?)
     }
 
     /// Waits until no background rebuild is running (tests, shutdown).
     pub fn wait_for_rebuilds(&self) {
-        for slot in self.slots.values() {
+        for slot in self.all_slots() {
             while slot.state.lock().expect("slot state").rebuilding {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -266,10 +332,10 @@ impl IndexSet {
 
     /// Dumps every index whose dump is behind what it serves.
     pub fn save_all(&self) -> Result<(), IndexError> {
-        for slot in self.slots.values() {
+        for slot in self.all_slots() {
             let mut state = slot.state.lock().expect("slot state");
             if state.saved_revision != Some(state.revision) {
-                save_slot(&self.store, slot, &mut state)?;
+                save_slot(&self.store, &slot, &mut state)?;
             }
         }
         Ok(())
@@ -278,10 +344,7 @@ impl IndexSet {
     /// The model packs of the domains a search for `domain` walks, in
     /// order, each once: the descriptors a query must bring.
     pub fn route_packs(&self, domain: &DomainCode) -> Result<Vec<String>, IndexError> {
-        let route = self
-            .routes
-            .get(domain)
-            .ok_or_else(|| IndexError::NotServed(domain.clone()))?;
+        let route = self.route(domain)?;
         let mut packs: Vec<String> = Vec::new();
         for d in &route.order {
             if let Some(p) = self.get(d)?.pack()
@@ -304,10 +367,7 @@ impl IndexSet {
         domain: &DomainCode,
         query: &[PackQuery<'_>],
     ) -> Result<SearchOutcome, IndexError> {
-        let route = self
-            .routes
-            .get(domain)
-            .ok_or_else(|| IndexError::NotServed(domain.clone()))?;
+        let route = self.route(domain)?;
         let mut searched = Vec::new();
         let mut best: Option<(f32, Match)> = None;
         for d in &route.order {

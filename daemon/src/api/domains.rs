@@ -106,6 +106,7 @@ pub async fn create_domain(
     check_filters(&state, preview).await?;
     let domain = state.storage(move |s| s.create_domain(new)).await?;
     tracing::info!(domain = %domain.domain_code, by = %client.name, "domain created");
+    state.domain_changed(&domain.domain_code);
     let location = format!("/api/domains/{}", domain.domain_code);
     let view = DomainView::new(domain, vec![], state.store.layout());
     Ok((
@@ -182,6 +183,7 @@ pub async fn patch_domain(
     }
     let c = code.clone();
     state.storage(move |s| s.update_domain(&c, patch)).await?;
+    state.domain_changed(&code);
     Ok(Json(view(&state, code).await?))
 }
 
@@ -215,6 +217,7 @@ pub async fn delete_domain(
         .storage(move |s| s.delete_domain(&c, params.purge))
         .await?;
     tracing::warn!(domain = %code, purge = params.purge, by = %client.name, "domain deleted");
+    state.domain_changed(&code);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,7 +284,8 @@ pub async fn put_datasets(
             )));
         }
     }
-    Ok(Json(
-        state.storage(move |s| s.set_datasets(&code, links)).await?,
-    ))
+    let c = code.clone();
+    let links = state.storage(move |s| s.set_datasets(&c, links)).await?;
+    state.domain_changed(&code);
+    Ok(Json(links))
 }

@@ -80,6 +80,14 @@ impl AppState {
         }
     }
 
+    /// Tells edges about a domain created, changed or deleted here (a hub
+    /// with MQTT republishes its signed definition).
+    pub fn domain_changed(&self, domain: &facerec_storage::DomainCode) {
+        if let Some(publisher) = &self.publisher {
+            publisher.domain_changed(domain);
+        }
+    }
+
     /// Runs a blocking storage call off the async workers.
     pub async fn storage<T, F>(&self, f: F) -> Result<T, ApiError>
     where

@@ -236,7 +236,10 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
             .any(|(n, e)| *n == edge && e.person.as_ref().is_some_and(|p| p.id == person))
     };
     let slovenia_index = &edges[0].2.index.as_ref().expect("index");
-    let greek_on_slovenian = slovenia_index.served().any(|d| d.as_str() == "greece");
+    let greek_on_slovenian = slovenia_index
+        .served()
+        .iter()
+        .any(|d| d.as_str() == "greece");
     let checks = [
         (
             "the Slovenian edge recognised the Serbian face through inheritance (slovenia → croatia → serbia)",

@@ -77,12 +77,13 @@ pub fn start(
                 )
             })?,
         };
-        if !deps.index.served().any(|d| *d == domain) {
+        if !deps.index.served().contains(&domain) {
             bail!(
                 "camera `{}` recognises in `{domain}`, which this edge does not serve (it serves {})",
                 camera.id,
                 deps.index
                     .served()
+                    .iter()
                     .map(|d| d.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -76,6 +76,7 @@ pub enum Message {
     Announcement(Announcement),
     Request(SyncRequest),
     DeviceState(DeviceState),
+    Definition(super::definitions::SignedDefinition),
 }
 
 #[derive(Serialize, Deserialize)]

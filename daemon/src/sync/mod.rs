@@ -6,6 +6,8 @@
 //! - [`client`]: rumqttc options (limits, persistent session, TLS) and the
 //!   reconnecting event-loop task; [`config`]: the `[mqtt]` settings;
 //! - [`broker`]: the embedded rumqttd broker;
+//! - [`definitions`]: signed domain definitions, so an edge learns its
+//!   registry from the hub;
 //! - [`publisher`] (hub) and [`subscriber`] + [`apply`] (edge): the two
 //!   tokio tasks, each owning its MQTT client.
 
@@ -14,6 +16,7 @@ pub mod broker;
 pub mod chunks;
 pub mod client;
 pub mod config;
+pub mod definitions;
 pub mod messages;
 pub mod publisher;
 pub mod subscriber;

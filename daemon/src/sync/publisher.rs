@@ -25,12 +25,15 @@ use super::topics::{BatchRef, Topic, Topics};
 use crate::hub::batch::{self, BatchManifest};
 
 /// The same batch is not sent again within this window, however many edges
-/// ask at once.
+/// ask at once. A request that falls inside it is not dropped: the batch is
+/// sent again when the window closes, so an edge that asked is always
+/// answered (an edge restarting right after a publish missed it).
 const REPUBLISH_QUIET: Duration = Duration::from_secs(3);
 
 #[derive(Debug)]
 enum Command {
     Publish(BatchRef),
+    Definition(DomainCode),
 }
 
 /// A handle to the hub's publishing task; cheap to clone.
@@ -54,6 +57,12 @@ impl Publisher {
             seq,
         }));
     }
+
+    /// Publishes a domain's definition again after it was created, changed
+    /// or deleted (deleted: the retained definition is cleared).
+    pub fn domain_changed(&self, domain: &DomainCode) {
+        let _ = self.tx.send(Command::Definition(domain.clone()));
+    }
 }
 
 struct HubSync {
@@ -64,6 +73,8 @@ struct HubSync {
     device_id: String,
     snapshot_after: u64,
     recently_sent: HashMap<BatchRef, Instant>,
+    /// Requested inside the quiet window: sent again when it closes.
+    deferred: HashMap<BatchRef, Instant>,
 }
 
 /// Connects to the broker and starts the publishing task.
@@ -87,16 +98,20 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
         device_id: config.device_id.clone(),
         snapshot_after: config.snapshot_after,
         recently_sent: HashMap::new(),
+        deferred: HashMap::new(),
     };
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             let result = tokio::select! {
+                _ = tick.tick() => hub.send_deferred().await,
                 event = events.recv() => match event {
                     Some(event) => hub.on_event(event).await,
                     None => return,
                 },
                 command = commands.recv() => match command {
                     Some(Command::Publish(b)) => hub.publish_batch(&b, true).await,
+                    Some(Command::Definition(d)) => hub.publish_definition(&d).await,
                     None => return,
                 },
             };
@@ -143,6 +158,7 @@ impl HubSync {
                     )
                     .await?;
                 for domain in self.domains().await? {
+                    self.publish_definition(&domain).await?;
                     self.publish_head(&domain).await?;
                 }
                 Ok(())
@@ -226,13 +242,32 @@ impl HubSync {
         Ok(())
     }
 
+    /// Sends the deferred batches whose quiet window has closed.
+    async fn send_deferred(&mut self) -> anyhow::Result<()> {
+        let now = Instant::now();
+        let due: Vec<BatchRef> = self
+            .deferred
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(b, _)| b.clone())
+            .collect();
+        for b in due {
+            self.deferred.remove(&b);
+            self.publish_batch(&b, false).await?;
+        }
+        Ok(())
+    }
+
     /// Publishes one batch from its files, then (if asked) the head.
     async fn publish_batch(&mut self, b: &BatchRef, then_head: bool) -> anyhow::Result<()> {
-        let fresh = self
+        let sent_at = self
             .recently_sent
             .get(b)
-            .is_some_and(|t| t.elapsed() < REPUBLISH_QUIET);
-        if !fresh {
+            .copied()
+            .filter(|t| t.elapsed() < REPUBLISH_QUIET);
+        if let Some(sent_at) = sent_at {
+            self.deferred.insert(b.clone(), sent_at + REPUBLISH_QUIET);
+        } else {
             let b2 = b.clone();
             let (manifest, content) = self
                 .blocking(move |store, key| read_batch(store, key, &b2))
@@ -266,6 +301,25 @@ impl HubSync {
         if then_head {
             self.publish_head(&b.domain).await?;
         }
+        Ok(())
+    }
+
+    /// The domain's signed definition, retained; an empty retained
+    /// message (which clears it) when the domain is gone.
+    async fn publish_definition(&self, domain: &DomainCode) -> anyhow::Result<()> {
+        let d = domain.clone();
+        let signed = self
+            .blocking(move |store, key| super::definitions::sign(store, key, &d))
+            .await?;
+        let payload = signed.map_or_else(Vec::new, |s| Message::Definition(s).encode());
+        self.client
+            .publish(
+                self.topics.definition(domain),
+                QoS::AtLeastOnce,
+                true,
+                payload,
+            )
+            .await?;
         Ok(())
     }
 

@@ -68,14 +68,21 @@ struct EdgeSync {
     domains: HashMap<DomainCode, DomainSync>,
     status: SyncStatus,
     metrics: Arc<crate::metrics::Metrics>,
+    scope: crate::node::NodeScope,
+    /// Hub definitions that wait for the definitions of domains they inherit.
+    pending: super::definitions::Pending,
+    /// Domains outside the served set whose definitions are awaited.
+    awaiting: std::collections::BTreeSet<DomainCode>,
 }
 
-/// Connects to the broker and starts following `domains`.
+/// Connects to the broker and starts following `domains`, and any domain
+/// the hub's definitions make them inherit later (added to `scope`).
 pub fn start(
     config: &MqttConfig,
     store: Arc<Store>,
     index: Arc<IndexSet>,
     domains: &[DomainCode],
+    scope: crate::node::NodeScope,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<(SyncStatus, AsyncClient)> {
     if config.hub_public_keys.is_empty() {
@@ -132,6 +139,9 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         domains: tracked,
         status: status.clone(),
         metrics,
+        scope,
+        pending: Default::default(),
+        awaiting: Default::default(),
     };
     edge.refresh_status(false);
     tokio::spawn(async move {
@@ -201,8 +211,14 @@ impl EdgeSync {
             tracing::debug!(topic = %publish.topic, "ignoring a message outside the topic tree");
             return Ok(());
         };
+        if let Topic::Definition(d) = &topic {
+            if self.domains.contains_key(d) || self.awaiting.contains(d) {
+                self.on_definition(d, &publish.payload).await?;
+            }
+            return Ok(());
+        }
         let domain = match &topic {
-            Topic::Head(d) | Topic::Request(d) => d,
+            Topic::Head(d) | Topic::Request(d) | Topic::Definition(d) => d,
             Topic::Manifest(b) | Topic::Chunk(b, _) => &b.domain,
             Topic::DeviceState(_) | Topic::DeviceEvents(_) => return Ok(()),
         };
@@ -237,6 +253,98 @@ impl EdgeSync {
             self.request(domain).await?;
         }
         Ok(())
+    }
+
+    /// Follows the hub's changes to a served domain's registry entry. A
+    /// definition inheriting a domain this edge does not know waits for
+    /// that domain's definition; then both are imported and the new domain
+    /// is followed like the others. A domain the hub deleted keeps its data
+    /// here: the hub's delete does not reach into appliances.
+    async fn on_definition(&mut self, domain: &DomainCode, payload: &[u8]) -> anyhow::Result<()> {
+        let count = |m: &crate::metrics::Metrics, outcome: &str| {
+            m.sync_definitions
+                .with_label_values(&[domain.as_str(), outcome])
+                .inc();
+        };
+        let definition = match super::definitions::decode_verified(payload, &self.trusted, domain) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                tracing::warn!(%domain, "the hub no longer defines this domain; its data stays on this edge");
+                return Ok(());
+            }
+            Err(e) => {
+                count(&self.metrics, "refused");
+                tracing::warn!(%domain, reason = format!("{e:#}"), "refused a domain definition");
+                return Ok(());
+            }
+        };
+        self.pending.add(domain.clone(), definition);
+        let missing = self.pending.missing(&self.store)?;
+        if !missing.is_empty() {
+            count(&self.metrics, "waiting");
+            tracing::info!(%domain, needs = ?missing,
+                "the hub's definition inherits domains this edge does not know yet: fetching their definitions");
+            for d in missing {
+                if self.awaiting.insert(d.clone()) {
+                    self.client
+                        .subscribe(self.topics.definition(&d), QoS::AtLeastOnce)
+                        .await?;
+                }
+            }
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let mut pending = std::mem::take(&mut self.pending);
+        match tokio::task::spawn_blocking(move || pending.import(&store)).await? {
+            Ok(report) => {
+                count(&self.metrics, "applied");
+                if report.changed_anything() {
+                    tracing::info!(%domain, created = ?report.created, updated = ?report.updated,
+                        "domain definitions updated from the hub");
+                }
+            }
+            Err(e) => {
+                count(&self.metrics, "refused");
+                tracing::warn!(%domain, reason = format!("{e:#}"), "cannot apply the hub's domain definition");
+                return Ok(());
+            }
+        }
+        self.awaiting.clear();
+        self.follow_inherited().await
+    }
+
+    /// Serves every domain the registry now says the served ones inherit,
+    /// and takes the new search orders.
+    async fn follow_inherited(&mut self) -> anyhow::Result<()> {
+        let roots: Vec<DomainCode> = self.domains.keys().cloned().collect();
+        let store = self.store.clone();
+        let (known, _) = tokio::task::spawn_blocking(move || {
+            super::definitions::inheritance_closure(&store, &roots)
+        })
+        .await??;
+        let new: Vec<DomainCode> = known
+            .into_iter()
+            .filter(|d| !self.domains.contains_key(d))
+            .collect();
+        let (index, added) = (self.index.clone(), new.clone());
+        tokio::task::spawn_blocking(move || index.follow(&added)).await??;
+        for d in new {
+            tracing::info!(domain = %d, "following a domain the hub's definitions made this edge inherit");
+            self.scope.follow(d.clone());
+            self.domains.insert(
+                d.clone(),
+                DomainSync {
+                    applied: self.store.applied_seq(&d)?,
+                    ..Default::default()
+                },
+            );
+            for f in self.topics.edge_filters(&d) {
+                self.client.subscribe(f, QoS::AtLeastOnce).await?;
+            }
+            self.request(&d).await?;
+        }
+        self.refresh_status(true);
+        self.publish_state().await
     }
 
     fn on_manifest(&mut self, b: &BatchRef, payload: &[u8]) {

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! {prefix}/domains/{domain}/head                        retained: latest seq, snapshot seq, hash
+//! {prefix}/domains/{domain}/definition                  retained: the signed registry entry
 //! {prefix}/domains/{domain}/batches/{seq}/manifest      a delta's signed manifest + chunk list
 //! {prefix}/domains/{domain}/batches/{seq}/chunks/{n}    raw content bytes, ≤ 128 KiB each
 //! {prefix}/domains/{domain}/snapshots/{seq}/manifest    a snapshot's, likewise
@@ -39,6 +40,7 @@ fn kind_level(kind: BatchKind) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Topic {
     Head(DomainCode),
+    Definition(DomainCode),
     Manifest(BatchRef),
     Chunk(BatchRef, u32),
     Request(DomainCode),
@@ -96,14 +98,18 @@ impl Topics {
             b.seq
         )
     }
+    pub fn definition(&self, d: &DomainCode) -> String {
+        format!("{}/domains/{d}/definition", self.prefix)
+    }
     pub fn requests(&self, d: &DomainCode) -> String {
         format!("{}/domains/{d}/requests", self.prefix)
     }
     /// What an edge subscribes to for one of its domains — nothing wider
     /// (and not the requests of other edges).
-    pub fn edge_filters(&self, d: &DomainCode) -> [String; 3] {
+    pub fn edge_filters(&self, d: &DomainCode) -> [String; 4] {
         [
             self.head(d),
+            self.definition(d),
             format!("{}/domains/{d}/batches/#", self.prefix),
             format!("{}/domains/{d}/snapshots/#", self.prefix),
         ]
@@ -126,6 +132,7 @@ impl Topics {
         let levels: Vec<&str> = rest.split('/').collect();
         match levels.as_slice() {
             ["domains", d, "head"] => Some(Topic::Head(DomainCode::parse(d).ok()?)),
+            ["domains", d, "definition"] => Some(Topic::Definition(DomainCode::parse(d).ok()?)),
             ["domains", d, "requests"] => Some(Topic::Request(DomainCode::parse(d).ok()?)),
             ["domains", d, kind, seq, "manifest"] => {
                 Some(Topic::Manifest(batch_ref(d, kind, seq)?))
@@ -193,7 +200,11 @@ mod tests {
             t.parse(&t.device_state("edge-ljubljana-1")),
             Some(Topic::DeviceState("edge-ljubljana-1".into()))
         );
-        assert_eq!(t.edge_filters(&d)[1], "facerec/v1/domains/serbia/batches/#");
+        assert_eq!(t.edge_filters(&d)[2], "facerec/v1/domains/serbia/batches/#");
+        assert_eq!(
+            t.parse(&t.definition(&d)),
+            Some(Topic::Definition(d.clone()))
+        );
         assert_eq!(t.hub_filter(), "facerec/v1/domains/+/requests");
         for stranger in [
             "other/v1/domains/serbia/head",

@@ -631,16 +631,27 @@ async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
         )
         .await
         .unwrap();
-    // The hub publishes Greek, Slovenian and Serbian heads.
-    for domain in ["greece", "slovenia", "serbia"] {
-        hub.publish(
-            format!("facerec/v1/domains/{domain}/head"),
+    belgrade
+        .publish(
+            "facerec/v1/domains/serbia/definition",
             QoS::AtLeastOnce,
             false,
-            b"{}".to_vec(),
+            b"forged".to_vec(),
         )
         .await
         .unwrap();
+    // The hub publishes Greek, Slovenian and Serbian heads and definitions.
+    for domain in ["greece", "slovenia", "serbia"] {
+        for leaf in ["head", "definition"] {
+            hub.publish(
+                format!("facerec/v1/domains/{domain}/{leaf}"),
+                QoS::AtLeastOnce,
+                false,
+                b"{}".to_vec(),
+            )
+            .await
+            .unwrap();
+        }
     }
     let collect = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>| {
         let mut got = vec![];
@@ -653,12 +664,17 @@ async fn the_shipped_mosquitto_acls_keep_each_edge_to_its_domains() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         collect(&mut belgrade_got),
-        ["facerec/v1/domains/serbia/head"]
+        [
+            "facerec/v1/domains/serbia/definition",
+            "facerec/v1/domains/serbia/head"
+        ]
     );
     assert_eq!(
         collect(&mut ljubljana_got),
         [
+            "facerec/v1/domains/serbia/definition",
             "facerec/v1/domains/serbia/head",
+            "facerec/v1/domains/slovenia/definition",
             "facerec/v1/domains/slovenia/head"
         ]
     );
@@ -817,4 +833,146 @@ async fn sync_runs_over_tls_with_credentials_and_refuses_an_unknown_ca() {
     hub.stop().await;
     let _ = broker.kill();
     let _ = broker.wait();
+}
+
+/// Polls `check` until it is true, panicking with `what` after `within`.
+async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
+    let broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    approve(&store, "serbia", &random_people("serb", 3, 2, 1));
+    build_batch(&hub, "serbia").await;
+
+    // The edge knows only its domain code, the broker and the hub's key; it
+    // starts before the hub has even created its domain.
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-venue");
+    edge.primary = "venue_a".into();
+    edge.domains_file = false;
+    let starting = tokio::task::spawn_blocking(move || {
+        edge.start();
+        edge
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(hub.create("venue_a").await.status(), 201);
+    let mut edge = starting.await.unwrap();
+    assert!(
+        edge.log().contains("waiting for the hub's definitions"),
+        "{}",
+        edge.log()
+    );
+
+    // The hub makes the running edge's domain inherit serbia: the edge
+    // fetches serbia's definition and follows it too.
+    let resp = hub
+        .req(
+            reqwest::Method::PUT,
+            "/api/domains/venue_a/datasets",
+            Some(crate::common::ADMIN),
+        )
+        .json(&serde_json::json!([{"domain": "serbia", "priority": 1}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    approve(&store, "venue_a", &random_people("venue", 2, 2, 2));
+    build_batch(&hub, "venue_a").await;
+    wait_until("both domains applied", WAIT, || async {
+        edge.applied_of("venue_a").await == 1 && edge.applied_of("serbia").await == 1
+    })
+    .await;
+    assert!(
+        edge.log()
+            .contains("following a domain the hub's definitions made this edge inherit")
+    );
+    let venue = edge.get("/api/domains/venue_a").await.unwrap();
+    assert_eq!(venue["datasets"][0]["domain"], "serbia", "{venue}");
+    assert_eq!(
+        edge.get("/api/domains/greece").await.unwrap()["status"],
+        403,
+        "an edge never learns another tenant's domain"
+    );
+
+    // A change on the hub reaches the running edge.
+    let resp = hub
+        .req(
+            reqwest::Method::PATCH,
+            "/api/domains/venue_a",
+            Some(crate::common::ADMIN),
+        )
+        .json(&serde_json::json!({"display_name": "Venue A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    wait_until("the new display name on the edge", WAIT, || async {
+        edge.get("/api/domains/venue_a").await.unwrap()["display_name"] == "Venue A"
+    })
+    .await;
+
+    // A definition signed by another key is refused and changes nothing.
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let forged = {
+        let dir = tempfile::tempdir().unwrap();
+        let fake_hub = Store::open(dir.path()).unwrap();
+        let mut new = facerec_storage::NewDomain::named("venue_a");
+        new.display_name = Some("Forged".into());
+        fake_hub.create_domain(new).unwrap();
+        facerecd::sync::definitions::sign(
+            &fake_hub,
+            &forger,
+            &DomainCode::parse("venue_a").unwrap(),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let client = raw_client(&broker).await;
+    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    client
+        .publish(
+            topics.definition(&DomainCode::parse("venue_a").unwrap()),
+            QoS::AtLeastOnce,
+            false,
+            Message::Definition(forged).encode(),
+        )
+        .await
+        .unwrap();
+    wait_until("the forged definition counted as refused", WAIT, || async {
+        edge.metrics()
+            .await
+            .contains(r#"facerec_sync_definitions_total{domain="venue_a",outcome="refused"} 1"#)
+    })
+    .await;
+    assert_eq!(
+        edge.get("/api/domains/venue_a").await.unwrap()["display_name"],
+        "Venue A"
+    );
+
+    // Restarted, it needs nothing from the hub to serve what it has.
+    edge.stop();
+    edge.start();
+    wait_until("applied after the restart", WAIT, || async {
+        edge.applied_of("venue_a").await == 1
+    })
+    .await;
+    edge.stop();
+    hub.stop().await;
 }

@@ -260,6 +260,11 @@ pub struct Edge {
     hub_key: String,
     /// Extra environment (credentials, a config file).
     pub env: Vec<(String, String)>,
+    /// Its own domain (serbia unless changed).
+    pub primary: String,
+    /// Whether it imports `domains.json` at start (else it learns its
+    /// domains from the hub's definitions).
+    pub domains_file: bool,
 }
 
 impl Edge {
@@ -278,6 +283,8 @@ impl Edge {
             broker_url: broker.url(),
             hub_key: hub_key.into(),
             env: vec![],
+            primary: "serbia".into(),
+            domains_file: true,
         }
     }
 
@@ -290,15 +297,20 @@ impl Edge {
     /// Starts the edge; `Err(its log)` when it exits instead of serving.
     pub fn try_start(&mut self) -> Result<(), String> {
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_facerecd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_facerecd"));
+        command
             .arg("edge")
             .env_remove("FACEREC_CONFIG")
+            .env_remove("FACEREC_DOMAINS_FILE");
+        if self.domains_file {
+            command.env("FACEREC_DOMAINS_FILE", self.root.join("domains.json"));
+        }
+        let child = command
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("ALLOWED_DOMAINS")
             .env("FACEREC_DATA_ROOT", &self.root)
-            .env("PRIMARY_DOMAIN", "serbia")
+            .env("PRIMARY_DOMAIN", &self.primary)
             .env("FACEREC_LISTEN", format!("127.0.0.1:{port}"))
-            .env("FACEREC_DOMAINS_FILE", self.root.join("domains.json"))
             .env(
                 "FACEREC_MQTT_BROKER",
                 self.env_or("FACEREC_MQTT_BROKER", &self.broker_url),
@@ -352,14 +364,34 @@ impl Edge {
     }
 
     pub async fn status(&self) -> Option<Value> {
+        self.get("/api/sync").await
+    }
+
+    /// A JSON answer of the edge's API (its bootstrap token is an admin);
+    /// None when it is not up or answers no JSON.
+    pub async fn get(&self, path: &str) -> Option<Value> {
         let token = std::fs::read_to_string(self.root.join("secrets/admin.token")).ok()?;
         let resp = reqwest::Client::new()
-            .get(format!("{}/api/sync", self.http))
+            .get(format!("{}{path}", self.http))
             .bearer_auth(token.trim())
             .send()
             .await
             .ok()?;
         resp.json().await.ok()
+    }
+
+    /// The seq the edge has applied of `domain`.
+    pub async fn applied_of(&self, domain: &str) -> u64 {
+        self.status()
+            .await
+            .and_then(|s| {
+                s["domains"]
+                    .as_array()?
+                    .iter()
+                    .find(|d| d["domain"] == domain)?["applied_seq"]
+                    .as_u64()
+            })
+            .unwrap_or(0)
     }
 
     /// The edge's Prometheus metrics (its bootstrap token is an admin).
