@@ -217,6 +217,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         index = Some(set);
         None
     };
+    watch_storage(store.clone());
     let state = AppState {
         plugins,
         publisher: publisher.clone(),
@@ -291,6 +292,47 @@ the edge to the hub's broker, which publishes it"
         }
     }
     Ok(served)
+}
+
+/// How often a node checks that its registry still accepts writes.
+const STORAGE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reopens the registry after an I/O error (a full disk) once writing works
+/// again, so that no restart is needed; `/readyz` says not ready meanwhile.
+/// Ends with the node (it holds the registry only while checking).
+fn watch_storage(store: Arc<Store>) {
+    let store = Arc::downgrade(&store);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(STORAGE_CHECK);
+        let mut failing_since: Option<std::time::Instant> = None;
+        loop {
+            tick.tick().await;
+            let Some(s) = store.upgrade() else {
+                return;
+            };
+            let Ok(result) = tokio::task::spawn_blocking(move || s.recover()).await else {
+                continue;
+            };
+            match result {
+                Ok(true) => {
+                    failing_since = None;
+                    tracing::warn!(
+                        "the registry was reopened after an I/O error and accepts writes again"
+                    );
+                }
+                Ok(false) => failing_since = None,
+                Err(e) => {
+                    // Once when it starts, then every minute while it lasts.
+                    let say = failing_since
+                        .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+                    if say {
+                        failing_since = Some(std::time::Instant::now());
+                        tracing::error!(error = %e, "the registry refuses writes after an I/O error; retrying");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Reads and imports a domain configuration JSON file.

@@ -59,6 +59,10 @@ pub enum StorageError {
     },
     #[error("database error: {0}")]
     Database(String),
+    /// The database file could not be written (a full disk, a failing
+    /// device); until it is reopened every write is refused like this.
+    #[error("the registry cannot be written: {0}")]
+    Unwritable(String),
 }
 
 impl StorageError {
@@ -70,18 +74,39 @@ impl StorageError {
     }
 }
 
+/// Whether a redb storage error means the file cannot be written.
+fn unwritable(e: &redb::StorageError) -> bool {
+    matches!(
+        e,
+        redb::StorageError::Io(_) | redb::StorageError::PreviousIo
+    )
+}
+
 macro_rules! from_redb {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $storage:pat => $inner:ident),*) => {$(
         impl From<$t> for StorageError {
-            fn from(e: $t) -> Self { StorageError::Database(e.to_string()) }
+            fn from(e: $t) -> Self {
+                match &e {
+                    $storage if unwritable($inner) => StorageError::Unwritable(e.to_string()),
+                    _ => StorageError::Database(e.to_string()),
+                }
+            }
         }
     )*};
 }
 from_redb!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
+    redb::DatabaseError => redb::DatabaseError::Storage(s) => s,
+    redb::TransactionError => redb::TransactionError::Storage(s) => s,
+    redb::TableError => redb::TableError::Storage(s) => s,
+    redb::StorageError => s => s,
+    redb::CommitError => redb::CommitError::Storage(s) => s
 );
+
+impl From<redb::Error> for StorageError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(_) | redb::Error::PreviousIo => StorageError::Unwritable(e.to_string()),
+            _ => StorageError::Database(e.to_string()),
+        }
+    }
+}

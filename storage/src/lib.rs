@@ -28,5 +28,5 @@ pub use model::{
 pub use schema::SCHEMA_VERSION;
 pub use store::{
     AppliedBatch, DatasetGraph, EMBEDDING_DIM, Embedding, EmbeddingSet, IncomingBatch,
-    NewEmbedding, PendingChanges, Store, SyncedPerson,
+    NewEmbedding, Opener, PendingChanges, Store, SyncedPerson,
 };

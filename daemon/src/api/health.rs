@@ -37,15 +37,24 @@ pub struct Readiness {
     pub sync_connected: Option<bool>,
 }
 
-/// Readiness: the registry answers (and, on an edge, the search indexes are
-/// loaded — they are before the node listens). Needs no token; 503 with a
-/// problem when the registry cannot be read.
+/// Readiness: the registry answers and accepts writes (and, on an edge,
+/// the search indexes are loaded — they are before the node listens).
+/// Needs no token; 503 with a problem when the registry cannot be read or
+/// an I/O error (a full disk) has it refusing writes until it is reopened,
+/// which the node does by itself once writing works again.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, body = super::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, super::ApiError> {
+    if state.store.failed() {
+        return Err(super::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the registry hit an I/O error (is the disk full?) and refuses writes; it is reopened \
+as soon as writing works again",
+        ));
+    }
     let domains = state.storage(|s| s.list_domains()).await.map_err(|e| {
         super::ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

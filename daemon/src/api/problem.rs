@@ -94,6 +94,14 @@ impl From<StorageError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
             E::Locked { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            E::Unwritable(_) => {
+                tracing::error!(error = %e, "storage failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the registry cannot be written (is the disk full?); nothing was changed, and \
+the node reopens it by itself once writing works again",
+                )
+            }
             E::SchemaTooNew { .. } | E::Corrupt { .. } | E::Io { .. } | E::Database(_) => {
                 // The detail may name server paths: log it, answer generically.
                 tracing::error!(error = %e, "storage failure");

@@ -1,6 +1,6 @@
 //! Batch metadata: the sequence of what a domain has published.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::Store;
 use super::codec::{decode, encode};

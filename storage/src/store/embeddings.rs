@@ -5,7 +5,7 @@
 //! seconds. Layout: `u16` person-id length, the id, `u64` image id
 //! (0 = none), `u16` dimension, then the vector as little-endian `f32`.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::Store;
 use super::domains::read_domain;

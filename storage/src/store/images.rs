@@ -1,7 +1,7 @@
 //! Images of a domain's people, deduplicated by content hash.
 
 use chrono::Utc;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::Store;
 use super::codec::{decode, encode};

@@ -5,6 +5,7 @@ mod batches;
 mod codec;
 mod domains;
 mod embeddings;
+mod handle;
 mod images;
 mod people;
 mod review;
@@ -12,7 +13,10 @@ mod synced;
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
+
+use handle::DbHandle;
+pub use handle::Opener;
 
 use crate::error::{StorageError, StorageResult};
 use crate::layout::Layout;
@@ -26,7 +30,7 @@ pub use synced::{AppliedBatch, IncomingBatch, SyncedPerson};
 /// The registry of one node. Cheap to share behind an `Arc`; every method is
 /// blocking (call it off the async runtime's worker threads).
 pub struct Store {
-    pub(crate) db: Database,
+    pub(crate) db: DbHandle,
     layout: Layout,
 }
 
@@ -35,6 +39,16 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("root", &self.layout.root())
             .finish()
+    }
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> StorageError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StorageError::Locked {
+            path: path.to_path_buf(),
+        },
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StorageError::io(path, io),
+        other => StorageError::Database(format!("{}: {other}", path.display())),
     }
 }
 
@@ -47,14 +61,41 @@ impl Store {
         let layout = Layout::new(data_root.as_ref());
         std::fs::create_dir_all(layout.root()).map_err(|e| StorageError::io(layout.root(), e))?;
         let path = layout.database();
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StorageError::Locked { path: path.clone() },
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => StorageError::io(&path, io),
-            other => StorageError::Database(format!("{}: {other}", path.display())),
-        })?;
+        Self::open_with(layout, Box::new(handle::FileOpener { path }))
+    }
+
+    /// Opens the registry through `open` (tests: a backend that fails on
+    /// demand); `data_root` is still where the folders live.
+    #[doc(hidden)]
+    pub fn open_with_opener(
+        data_root: impl AsRef<Path>,
+        open: Box<dyn Opener>,
+    ) -> StorageResult<Self> {
+        let layout = Layout::new(data_root.as_ref());
+        std::fs::create_dir_all(layout.root()).map_err(|e| StorageError::io(layout.root(), e))?;
+        Self::open_with(layout, open)
+    }
+
+    fn open_with(layout: Layout, open: Box<dyn Opener>) -> StorageResult<Self> {
+        let path = layout.database();
+        let db = DbHandle::open(open).map_err(|e| open_error(&path, e))?;
         let store = Self { db, layout };
         store.init_schema()?;
         Ok(store)
+    }
+
+    /// Whether an I/O error (a full disk) has left the registry refusing
+    /// every transaction until [`Store::recover`] reopens it.
+    pub fn failed(&self) -> bool {
+        self.db.failed()
+    }
+
+    /// Reopens the registry after an I/O error, once the cause has gone
+    /// (space is free again). `Ok(false)` when it had not failed; an error
+    /// when it still cannot be opened (call again later).
+    pub fn recover(&self) -> StorageResult<bool> {
+        let path = self.layout.database();
+        self.db.recover().map_err(|e| open_error(&path, e))
     }
 
     pub fn layout(&self) -> &Layout {

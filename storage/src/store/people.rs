@@ -1,7 +1,7 @@
 //! People of a domain and their pipeline status.
 
 use chrono::Utc;
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::codec::{decode, encode};

@@ -2,7 +2,7 @@
 //! between staging, production and removal, each in one transaction.
 
 use chrono::Utc;
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::batches::insert_next_batch;
