@@ -976,3 +976,61 @@ async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
     edge.stop();
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_inside_the_hubs_quiet_window_is_answered_when_it_closes() {
+    let broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    approve(&hub_store(&hub), "serbia", &random_people("p", 2, 2, 3));
+    build_batch(&hub, "serbia").await;
+
+    // A client in the place of an edge that asks twice in a row, as an edge
+    // restarting right after the hub answered another one does.
+    let options = facerecd::sync::client::options("edge-asking", "127.0.0.1", broker.port);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
+    let (tx, mut manifests) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = event
+                && p.topic.ends_with("/manifest")
+            {
+                let _ = tx.send((p.topic, ()));
+            }
+        }
+    });
+    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    client
+        .subscribe("facerec/v1/domains/serbia/snapshots/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let request = Message::Request(facerecd::sync::messages::SyncRequest {
+        device_id: "edge-asking".into(),
+        have_seq: 0,
+    })
+    .encode();
+    let ask = || async {
+        client
+            .publish(
+                topics.requests(&serbia()),
+                QoS::AtLeastOnce,
+                false,
+                request.clone(),
+            )
+            .await
+            .unwrap();
+    };
+    ask().await;
+    let (first, ()) = tokio::time::timeout(WAIT, manifests.recv())
+        .await
+        .expect("the hub answers a new edge with a snapshot")
+        .unwrap();
+    assert_eq!(first, "facerec/v1/domains/serbia/snapshots/1/manifest");
+    ask().await;
+    let (second, _) = tokio::time::timeout(WAIT, manifests.recv())
+        .await
+        .expect("the second request is answered too, not dropped")
+        .unwrap();
+    assert_eq!(second, first);
+    hub.stop().await;
+}
