@@ -15,7 +15,10 @@ const PLUGINS: &[(&str, &str)] = &[
     ("plugins/sitelinks-filter", "sitelinks-filter"),
     ("plugins/csv-source", "csv-source"),
 ];
-const TEST_PLUGINS: &[(&str, &str)] = &[("plugin-host/tests/plugins/hostile", "hostile-test")];
+const TEST_PLUGINS: &[(&str, &str)] = &[
+    ("plugin-host/tests/plugins/hostile", "hostile-test"),
+    ("plugin-host/tests/plugins/future-wit", "future-wit-test"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -12,7 +12,8 @@
 //!
 //! Whatever a plugin does becomes a [`PluginError`] naming it; the host stays
 //! usable. Compiled components are cached and recompiled when their file
-//! changes ([`catalog`]).
+//! changes ([`catalog`]); a component of another contract version, or a
+//! core module, is refused when it is loaded, with the reason.
 //!
 //! Architecture invariant: plugins get no ambient authority; everything they
 //! can do is a host import that checks the domain's grants.
@@ -27,7 +28,7 @@ mod runner;
 mod state;
 
 pub use bindings::{Candidate, Decision, Query};
-pub use catalog::{PluginInfo, PluginKind};
+pub use catalog::{PluginInfo, PluginKind, WIT_PACKAGE};
 pub use error::{PluginError, PluginErrorKind};
 pub use http::{Allowlist, GuardedHttp, HttpLimits};
 pub use limits::PluginLimits;

@@ -86,7 +86,7 @@ impl PluginHost {
 
     /// The installed plugins (compiling any not yet cached).
     pub fn list(&self) -> Vec<Result<PluginInfo, PluginError>> {
-        self.catalog.list(&self.engine)
+        self.catalog.list(&self.engine, &self.linker)
     }
 
     /// Loads (or reuses) a plugin and checks it is of `kind`.
@@ -95,7 +95,7 @@ impl PluginHost {
     }
 
     fn loaded(&self, plugin: &str, kind: PluginKind) -> Result<Loaded, PluginError> {
-        let loaded = self.catalog.get(&self.engine, plugin)?;
+        let loaded = self.catalog.get(&self.engine, &self.linker, plugin)?;
         if loaded.info.kind != kind {
             return Err(PluginError::new(
                 plugin,
@@ -143,7 +143,7 @@ impl PluginHost {
         self.note_dropped_logs(plugin, &store);
         let candidates =
             result.map_err(|msg| PluginError::new(plugin, PluginErrorKind::Failed(msg)))?;
-        let generated = output::check_candidates(candidates, &self.limits)
+        let generated = output::check_candidates(candidates, &self.limits, query.limit)
             .map_err(|k| PluginError::new(plugin, k))?;
         for r in &generated.rejected {
             tracing::warn!(target: "facerec::plugin", plugin, domain = grants.domain, row = r.index,

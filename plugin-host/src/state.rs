@@ -64,6 +64,13 @@ impl HostState {
     pub fn stderr_tail(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
+        // Rust's panic handler suggests an environment variable a plugin
+        // cannot set: leave that line out of what operators read.
+        let text: String = text
+            .lines()
+            .filter(|l| !l.contains("RUST_BACKTRACE"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let text = text.trim();
         (!text.is_empty()).then(|| {
             let start = text.len().saturating_sub(500);

@@ -220,7 +220,9 @@ fn csv_source_reads_rows_filters_by_query_and_names_bad_lines() {
 fn plugins_are_listed_by_kind_and_a_wrong_kind_is_refused() {
     let dir = plugins_dir();
     let host = host(dir.path(), PluginLimits::default());
-    let list: Vec<_> = host.list().into_iter().map(Result::unwrap).collect();
+    // (The test plugins include one of another contract version, listed
+    // with its error; the bundled ones are all healthy.)
+    let list: Vec<_> = host.list().into_iter().filter_map(Result::ok).collect();
     let kind_of = |n: &str| list.iter().find(|p| p.name == n).unwrap().kind;
     assert_eq!(kind_of("wikidata-source"), PluginKind::Source);
     assert_eq!(kind_of("csv-source"), PluginKind::Source);

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::bindings::facerec::plugin::host;
+use crate::bindings::source::facerec::plugin::host;
 use crate::{Candidate, Decision, HttpError, HttpResponse, Level, Query};
 
 /// Writes a line to the daemon's log (tagged with this plugin and the domain).

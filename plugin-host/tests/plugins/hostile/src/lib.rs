@@ -43,6 +43,18 @@ impl Source for Hostile {
                 Ok((0..100).map(|_| Candidate::named(&name)).collect())
             }
             "bad-data" => Ok(vec![Candidate::named("bad\u{0}name"), Candidate::named("Fine")]),
+            "duplicate-ids" => {
+                let mut a = Candidate::named("Ana Ivanović");
+                a.id = "ana".into();
+                a.wikidata_id = Some("Q9009".into());
+                let mut b = Candidate::named("Ana Other");
+                b.id = "ana".into();
+                b.wikidata_id = Some("Q3306".into());
+                Ok(vec![a, b, Candidate::named("Fine")])
+            }
+            "ignore-limit" => Ok((0..query.limit + 3)
+                .map(|i| Candidate::named(&format!("Person {i}")))
+                .collect()),
             "log-flood" => {
                 let line = "y".repeat(10_000);
                 for _ in 0..10_000 {
