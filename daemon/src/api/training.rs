@@ -36,7 +36,7 @@ impl From<CandidateError> for ApiError {
                 ApiError::unprocessable(e.to_string())
             }
             // The plugin (or what it calls) failed, not this request.
-            CandidateError::AllSourcesFailed(_) | CandidateError::Filter(_) => {
+            CandidateError::AllSourcesFailed(_) | CandidateError::Filter { .. } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())
             }
         }

@@ -228,3 +228,75 @@ async fn one_unusable_row_from_a_source_is_dropped_with_its_reason() {
     );
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_failing_filter_stores_nothing_and_says_what_the_sources_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Node::hub(dir.path()).await;
+    let csv = "name,wikidata_id,country,occupations\nAna Actor,Q100,RS,actor\nIvan Singer,Q200,RS,singer\n";
+    let resp = hub
+        .post_json(
+            "/api/domains",
+            ADMIN,
+            json!({"domain_code": "serbia", "default_country": "RS", "filter": "sitelinks >= 0",
+                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    // The filter's file is replaced by something that is no filter.
+    let plugins = dir.path().join("plugins");
+    std::fs::copy(
+        plugins.join("csv-source.wasm"),
+        plugins.join("sitelinks-filter.wasm"),
+    )
+    .unwrap();
+    let detail = problem(
+        hub.post_json(
+            "/api/training/generate-candidates",
+            ADMIN,
+            json!({"domain": "serbia"}),
+        )
+        .await,
+        502,
+    )
+    .await;
+    assert!(detail.contains("plugin 'sitelinks-filter'"), "{detail}");
+    assert!(
+        detail.contains("nothing was stored: the sources returned 2 candidates (csv-source 2)"),
+        "{detail}"
+    );
+    let people = json(hub.get("/api/domains/serbia/stats", ADMIN).await, 200).await;
+    assert_eq!(people["total_people"], 0);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_gets_at_most_its_limit_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Node::hub(dir.path()).await;
+    let csv = "name,wikidata_id,country,occupations\nA One,Q1,RS,actor\nB Two,Q2,RS,actor\nC Three,Q3,RS,actor\n";
+    let resp = hub
+        .post_json(
+            "/api/domains",
+            ADMIN,
+            json!({"domain_code": "serbia", "default_country": "RS",
+                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let report = json(
+        hub.post_json(
+            "/api/training/generate-candidates",
+            ADMIN,
+            json!({"domain": "serbia", "limit": 1}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // (A source that ignores its limit has the rest set aside by the host:
+    // plugin-host's `ids_never_merge_two_people_and_the_limit_holds`.)
+    assert_eq!(report["counts"]["generated"], 1, "{report:#}");
+    assert_eq!(report["counts"]["new"], 1, "{report:#}");
+    hub.stop().await;
+}
