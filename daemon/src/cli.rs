@@ -434,8 +434,39 @@ pub enum BatchCommand {
 pub enum PluginsCommand {
     /// Every plugin in the plugins folder: kind, size, sha256.
     List,
+    /// Start a plugin project: a Rust crate with a working example and the
+    /// SDK this binary implements (no checkout of facerec needed).
+    New {
+        /// The plugin's name (1-64 of a-z, 0-9, '-', '_'); also its crate name.
+        name: String,
+        #[arg(long, value_enum)]
+        kind: PluginKindArg,
+        /// Where to create it [default: ./NAME]. Inside a cargo workspace it
+        /// becomes a member (add it to the workspace's `members`).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Use this SDK folder instead of writing the bundled SDK beside the
+        /// project (or at the workspace root).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Check a built plugin (a component of this host's contract version)
+    /// and copy it into the plugins folder.
+    Install {
+        /// The `.wasm` file, e.g. target/wasm32-wasip2/release/hello_source.wasm.
+        file: PathBuf,
+        /// The name to install it under [default: the file name, with '_' as '-'].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Write the plugins bundled with this build into the plugins folder (missing ones only).
     InstallBundled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PluginKindArg {
+    Source,
+    Filter,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ mod domains;
 mod eval;
 pub mod faces;
 mod migrate;
+mod plugin_project;
 mod plugins;
 mod token;
 pub mod train;

@@ -1,4 +1,5 @@
-//! `facerecd plugins …`: what is installed in the plugins folder.
+//! `facerecd plugins …`: what is installed in the plugins folder, new
+//! plugin projects and checked installs.
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use facerec_plugin_host::bundled;
@@ -35,6 +36,30 @@ pub fn run(config: &Config, cmd: PluginsCommand) -> anyhow::Result<()> {
             if broken > 0 {
                 anyhow::bail!("{broken} plugin file(s) cannot be loaded");
             }
+            Ok(())
+        }
+        PluginsCommand::New {
+            name,
+            kind,
+            path,
+            sdk,
+        } => {
+            println!(
+                "{}",
+                super::plugin_project::new_project(&name, kind, path, sdk)?
+            );
+            Ok(())
+        }
+        PluginsCommand::Install { file, name } => {
+            println!(
+                "{}",
+                super::plugin_project::install(
+                    &file,
+                    name,
+                    &config.plugins_dir,
+                    &config.plugin_limits
+                )?
+            );
             Ok(())
         }
         PluginsCommand::InstallBundled => {

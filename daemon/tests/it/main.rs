@@ -14,6 +14,7 @@ mod eval_video;
 mod live;
 mod migrate;
 mod mqtt_broker;
+mod plugin_template;
 mod recognize;
 mod reembed;
 mod review_api;
