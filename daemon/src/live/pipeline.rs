@@ -3,8 +3,13 @@
 //! view `/live` shows.
 //!
 //! The loop is a tokio task; each frame's CPU work runs on the blocking
-//! pool, one frame at a time, so a camera uses at most one core and frames
-//! that arrive meanwhile are skipped (counted), never queued.
+//! pool, one frame at a time, and frames that arrive meanwhile are skipped
+//! (counted), never queued. When detecting and then embedding would not
+//! fit in the frame interval (30 fps, several faces), a detection frame's
+//! embeddings run on a worker while the next frame is detected, and are
+//! applied before that frame is tracked: the results are those of doing
+//! both in turn, one frame later, and a frame costs the longer of the two
+//! instead of their sum.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -218,6 +223,14 @@ async fn run(
     drop(feed);
 }
 
+/// Embeddings of one frame's faces, running on a worker thread.
+struct PendingEmbeddings {
+    frame: Frame,
+    tracks: Vec<u64>,
+    started: Instant,
+    worker: std::thread::JoinHandle<anyhow::Result<Vec<Recognised>>>,
+}
+
 /// The per-camera analysis state, moved onto the blocking pool per frame.
 pub struct Analysis {
     camera: String,
@@ -234,7 +247,44 @@ pub struct Analysis {
     events: u64,
     /// Names and Wikidata ids, read from the registry once per person.
     people: HashMap<(String, String), EventPerson>,
+    /// The previous detection's embeddings, not applied yet.
+    pending: Option<PendingEmbeddings>,
+    /// Recent costs (seconds, moving averages) and the capture interval,
+    /// which decide whether embeddings must overlap the next detection.
+    pace: Pace,
     deps: LiveDeps,
+}
+
+/// Whether a detection frame's embeddings fit in the frame interval, from
+/// moving averages of what detections and embeddings cost.
+#[derive(Debug, Default)]
+struct Pace {
+    last_captured: Option<Instant>,
+    interval: f64,
+    detect: f64,
+    embed: f64,
+}
+
+impl Pace {
+    fn average(avg: &mut f64, x: f64) {
+        *avg = if *avg == 0.0 { x } else { 0.8 * *avg + 0.2 * x };
+    }
+
+    fn frame(&mut self, captured: Instant) {
+        if let Some(prev) = self.last_captured
+            && captured > prev
+        {
+            Self::average(&mut self.interval, (captured - prev).as_secs_f64());
+        }
+        self.last_captured = Some(captured);
+    }
+
+    /// Embedding after detecting would overrun most of the frame interval:
+    /// let the embeddings overlap the next detection. With time to spare
+    /// they run at once, and their names show a frame sooner.
+    fn overlap(&self) -> bool {
+        self.interval > 0.0 && self.detect + self.embed > 0.75 * self.interval
+    }
 }
 
 impl Analysis {
@@ -250,8 +300,28 @@ impl Analysis {
             refusals: Default::default(),
             events: 0,
             people: HashMap::new(),
+            pending: None,
+            pace: Pace::default(),
             deps,
         }
+    }
+
+    /// Waits for the previous detection's embeddings and lets their
+    /// samples vote, as of the frame they were taken from.
+    fn settle(&mut self) -> anyhow::Result<()> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let recognised = p
+            .worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the embedding worker panicked"))??;
+        self.observe("embed", p.started);
+        Pace::average(&mut self.pace.embed, p.started.elapsed().as_secs_f64());
+        for (id, r) in p.tracks.into_iter().zip(recognised) {
+            self.sample(id, r, &p.frame);
+        }
+        Ok(())
     }
 
     fn observe(&self, stage: &str, since: Instant) {
@@ -266,6 +336,7 @@ impl Analysis {
     /// Analyses one frame; returns the tracks to draw.
     pub fn frame(&mut self, frame: &Frame) -> anyhow::Result<Vec<TrackView>> {
         let now = frame.captured;
+        self.pace.frame(now);
         // A cut ends every track, and the new scene is detected at once.
         let cut = self.scene.is_cut(&frame.image);
         if cut {
@@ -285,6 +356,10 @@ impl Analysis {
                 .detector()?
                 .detect(&frame.image, &self.settings.detector())?;
             self.observe("detect", t);
+            Pace::average(&mut self.pace.detect, t.elapsed().as_secs_f64());
+            // The previous detection's samples vote before this one is
+            // tracked (its embeddings ran during this detection).
+            self.settle()?;
             let events = self.tracker.update(faces, now);
             self.announce(events, frame);
             let seen: Vec<(u64, facerec_vision::BBox)> = self
@@ -324,15 +399,51 @@ impl Analysis {
                 }
             }
             self.within_budget(&mut due);
-            let t = Instant::now();
-            let recognised = self.recognise_all(&frame.image, &due)?;
-            if !due.is_empty() {
+            // When the frame interval leaves no time for embedding after
+            // detecting, the samples vote one frame later, their
+            // embeddings overlapping the next detection — except a face
+            // under check: its name is hidden and it may be someone else,
+            // so it is decided at this detection.
+            let overlap = self.pace.overlap();
+            let (urgent, due): (Vec<(u64, Face)>, Vec<(u64, Face)>) = due
+                .into_iter()
+                .partition(|(id, _)| !overlap || self.tracker.get(*id).is_some_and(|t| t.checking));
+            if !urgent.is_empty() {
+                let t = Instant::now();
+                let (ids, faces): (Vec<u64>, Vec<Face>) = urgent.into_iter().unzip();
+                let recognised = recognise_all(
+                    &self.deps.engines,
+                    &self.deps.index,
+                    &self.domain,
+                    &frame.image,
+                    &faces,
+                )?;
                 self.observe("embed", t);
+                Pace::average(&mut self.pace.embed, t.elapsed().as_secs_f64());
+                for (id, r) in ids.into_iter().zip(recognised) {
+                    self.sample(id, r, frame);
+                }
             }
-            for ((id, _), r) in due.into_iter().zip(recognised) {
-                self.sample(id, r, frame);
+            if !due.is_empty() {
+                let (engines, index, domain, image) = (
+                    self.deps.engines.clone(),
+                    self.deps.index.clone(),
+                    self.domain.clone(),
+                    frame.image.clone(),
+                );
+                let (tracks, faces): (Vec<u64>, Vec<Face>) = due.into_iter().unzip();
+                let worker = std::thread::Builder::new()
+                    .name(format!("embed-{}", self.camera))
+                    .spawn(move || recognise_all(&engines, &index, &domain, &image, &faces))?;
+                self.pending = Some(PendingEmbeddings {
+                    frame: frame.clone(),
+                    tracks,
+                    started: Instant::now(),
+                    worker,
+                });
             }
         } else {
+            self.settle()?;
             self.since_detection += 1;
         }
         // Draw only faces the latest detection saw, where they should be
@@ -394,37 +505,14 @@ impl Analysis {
         &self.refusals
     }
 
-    /// Ends every track (a scene cut, the source ending).
+    /// Ends every track (a scene cut, the source ending), once the
+    /// embeddings under way have voted.
     pub fn end_all(&mut self, reason: LostReason, frame: &Frame) {
+        if let Err(e) = self.settle() {
+            tracing::warn!(camera = %self.camera, "embeddings lost at the end of the tracks: {e:#}");
+        }
         let events = self.tracker.end_all(reason);
         self.announce(events, frame);
-    }
-
-    /// Embeds and searches the faces, on two threads when there are
-    /// several: faces that appear together (a group walking in) are
-    /// announced sooner.
-    fn recognise_all(
-        &self,
-        image: &facerec_vision::RgbImage,
-        due: &[(u64, Face)],
-    ) -> anyhow::Result<Vec<Recognised>> {
-        let (engines, index, domain) = (&self.deps.engines, &self.deps.index, &self.domain);
-        let embed = |part: &[(u64, Face)]| -> anyhow::Result<Vec<_>> {
-            part.iter()
-                .map(|(_, f)| crate::recognition::recognise(engines, index, domain, image, f))
-                .collect()
-        };
-        if due.len() < 2 {
-            return embed(due);
-        }
-        let (first, second) = due.split_at(due.len() / 2);
-        let (a, b) = std::thread::scope(|s| {
-            let other = s.spawn(|| embed(second));
-            (embed(first), other.join().expect("embedding thread"))
-        });
-        let mut all = a?;
-        all.extend(b?);
-        Ok(all)
     }
 
     fn sample(&mut self, id: u64, recognised: Recognised, frame: &Frame) {
@@ -590,5 +678,58 @@ impl Analysis {
             person = event.person.as_ref().map(|p| p.name.as_str()).unwrap_or("unknown"),
             latency_ms = format!("{:.0}", event.latency_ms), "recognition event");
         self.deps.bus.send(event);
+    }
+}
+
+/// Embeds and searches the faces, on two threads when there are several:
+/// faces that appear together (a group walking in) are announced sooner.
+fn recognise_all(
+    engines: &facerec_vision::Engines,
+    index: &IndexSet,
+    domain: &DomainCode,
+    image: &facerec_vision::RgbImage,
+    faces: &[Face],
+) -> anyhow::Result<Vec<Recognised>> {
+    let embed = |part: &[Face]| -> anyhow::Result<Vec<_>> {
+        part.iter()
+            .map(|f| crate::recognition::recognise(engines, index, domain, image, f))
+            .collect()
+    };
+    if faces.len() < 2 {
+        return embed(faces);
+    }
+    let (first, second) = faces.split_at(faces.len() / 2);
+    let (a, b) = std::thread::scope(|s| {
+        let other = s.spawn(|| embed(second));
+        (embed(first), other.join().expect("embedding thread"))
+    });
+    let mut all = a?;
+    all.extend(b?);
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn embeddings_overlap_the_next_detection_only_when_time_is_short() {
+        let mut pace = Pace::default();
+        assert!(!pace.overlap(), "nothing known yet: embed at once");
+        let t0 = Instant::now();
+        for i in 0..10 {
+            pace.frame(t0 + Duration::from_millis(33 * i));
+        }
+        pace.detect = 0.010;
+        pace.embed = 0.020;
+        assert!(pace.overlap(), "30 fps: 30 ms of 33 ms");
+        let mut slow = Pace::default();
+        for i in 0..10 {
+            slow.frame(t0 + Duration::from_millis(100 * i));
+        }
+        slow.detect = 0.010;
+        slow.embed = 0.020;
+        assert!(!slow.overlap(), "10 fps: 30 ms of 100 ms");
     }
 }

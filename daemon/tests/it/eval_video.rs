@@ -56,6 +56,19 @@ fn cuts_between_enrolled_people_never_show_a_wrong_name() {
         work.path().join("montage.truth.csv"),
     )
     .unwrap();
+    // And as if shot at 240 fps: no frame interval leaves time to embed
+    // after detecting, so every embedding overlaps the next detection
+    // (the pipeline's fast path) — with the same guarantees.
+    let fast = work.path().join("montage-240fps.mjpeg");
+    std::fs::copy(&mjpeg, &fast).unwrap();
+    let truth = std::fs::read_to_string(clip.join("truth.csv")).unwrap();
+    assert!(truth.starts_with("# fps="), "{truth}");
+    let rest = truth.split_once('\n').unwrap().1;
+    std::fs::write(
+        work.path().join("montage-240fps.truth.csv"),
+        format!("# fps=240\n{rest}"),
+    )
+    .unwrap();
 
     let out = facerecd(&[
         "eval",
@@ -65,6 +78,7 @@ fn cuts_between_enrolled_people_never_show_a_wrong_name() {
         out_dir.join("gallery").to_str().unwrap(),
         clip.to_str().unwrap(),
         mjpeg.to_str().unwrap(),
+        fast.to_str().unwrap(),
     ]);
     assert!(
         out.status.success(),
@@ -74,7 +88,7 @@ fn cuts_between_enrolled_people_never_show_a_wrong_name() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["gallery_people"], 4, "{report:#}");
     let clips = report["clips"].as_array().unwrap();
-    assert_eq!(clips.len(), 2);
+    assert_eq!(clips.len(), 3);
     for c in clips {
         let summary = format!("{c:#}");
         assert_eq!(c["frames"], frames.len(), "{summary}");
@@ -105,6 +119,7 @@ fn cuts_between_enrolled_people_never_show_a_wrong_name() {
         );
     }
     assert_eq!(clips[0]["wrong_names"], clips[1]["wrong_names"]);
+    assert_eq!(clips[0]["wrong_names"], clips[2]["wrong_names"]);
 }
 
 #[test]
