@@ -405,7 +405,8 @@ impl Analysis {
             // under check: its name is hidden and it may be someone else,
             // so it is decided at this detection.
             let overlap = self.pace.overlap();
-            let (urgent, due): (Vec<(u64, Face)>, Vec<(u64, Face)>) = due
+            type Due = Vec<(u64, Face)>;
+            let (urgent, due): (Due, Due) = due
                 .into_iter()
                 .partition(|(id, _)| !overlap || self.tracker.get(*id).is_some_and(|t| t.checking));
             if !urgent.is_empty() {
