@@ -283,13 +283,7 @@ impl DomainIndex {
         revision: u64,
         count: u64,
     ) -> Result<(Self, Manifest), DumpProblem> {
-        let manifest = crate::persist::read_manifest(dir)?;
-        if manifest.domain != domain.as_str() {
-            return Err(DumpProblem::BadManifest(format!(
-                "dump is of domain '{}'",
-                manifest.domain
-            )));
-        }
+        let manifest = Self::manifest_of(dir, &domain)?;
         if manifest.revision != revision || manifest.count != count {
             return Err(DumpProblem::Stale {
                 dump: manifest.revision,
@@ -298,6 +292,32 @@ impl DomainIndex {
                 db_count: count,
             });
         }
+        Self::load_manifest(dir, domain, manifest)
+    }
+
+    /// Loads the dump in `dir` whatever revision it reflects, if it is
+    /// whole: a stale index to serve while the current one is rebuilt.
+    pub fn load_stale(dir: &Path, domain: DomainCode) -> Result<(Self, Manifest), DumpProblem> {
+        let manifest = Self::manifest_of(dir, &domain)?;
+        Self::load_manifest(dir, domain, manifest)
+    }
+
+    fn manifest_of(dir: &Path, domain: &DomainCode) -> Result<Manifest, DumpProblem> {
+        let manifest = crate::persist::read_manifest(dir)?;
+        if manifest.domain != domain.as_str() {
+            return Err(DumpProblem::BadManifest(format!(
+                "dump is of domain '{}'",
+                manifest.domain
+            )));
+        }
+        Ok(manifest)
+    }
+
+    fn load_manifest(
+        dir: &Path,
+        domain: DomainCode,
+        manifest: Manifest,
+    ) -> Result<(Self, Manifest), DumpProblem> {
         let gen_dir = verify_files(dir, &manifest)?;
         let points = read_points(&gen_dir.join(POINTS_FILE))?;
         if points.is_empty() && manifest.count == 0 {

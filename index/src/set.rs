@@ -44,6 +44,14 @@ pub struct IndexOptions {
     pub rebuild_tombstone_ratio: f32,
     /// ...and this many (small domains are not worth a rebuild).
     pub rebuild_min_tombstones: usize,
+    /// A stale dump (the database moved on since it was saved: a crash
+    /// mid-batch) of at least this many embeddings is served at once while
+    /// the current index is rebuilt behind it; a smaller one is rebuilt
+    /// before the node serves (it takes moments).
+    pub serve_stale_from: u64,
+    /// Rebuild a served stale index on a thread at once. Off only where
+    /// the stale index itself is looked at (tests), then [`IndexSet::rebuild`].
+    pub catch_up_behind: bool,
 }
 
 impl IndexOptions {
@@ -52,6 +60,8 @@ impl IndexOptions {
             params,
             rebuild_tombstone_ratio: 0.2,
             rebuild_min_tombstones: 256,
+            serve_stale_from: 20_000,
+            catch_up_behind: true,
         }
     }
 }
@@ -93,6 +103,9 @@ pub enum IndexSource {
     Dump,
     /// Rebuilt from redb, because of this.
     Rebuilt(DumpProblem),
+    /// A stale dump, served while the current index is rebuilt behind it
+    /// (people erased since are never answered meanwhile).
+    ServedStale(DumpProblem),
 }
 
 #[derive(Debug, Clone)]
@@ -122,6 +135,8 @@ struct Slot {
     domain: DomainCode,
     current: RwLock<Arc<DomainIndex>>,
     state: Mutex<SlotState>,
+    /// Serving a stale dump until its rebuild is swapped in.
+    stale: std::sync::atomic::AtomicBool,
 }
 
 impl Slot {
@@ -184,19 +199,62 @@ impl IndexSet {
         let mut slots = HashMap::new();
         let mut reports = Vec::new();
         for d in served {
-            let (slot, report) = open_slot(&store, d)?;
+            let (slot, report) = open_slot(&store, d, &options)?;
             slots.insert(d.clone(), Arc::new(slot));
             reports.push(report);
         }
-        Ok((
-            Self {
-                store,
-                options,
-                slots: RwLock::new(slots),
-                routes: RwLock::new(routes),
-            },
-            reports,
-        ))
+        let set = Self {
+            store,
+            options,
+            slots: RwLock::new(slots),
+            routes: RwLock::new(routes),
+        };
+        for slot in set.all_slots() {
+            set.catch_up_behind(slot);
+        }
+        Ok((set, reports))
+    }
+
+    /// Rebuilds a slot serving a stale dump on a thread of its own.
+    fn catch_up_behind(&self, slot: Arc<Slot>) {
+        if !self.options.catch_up_behind || !slot.stale.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        slot.state.lock().expect("slot state").rebuilding = true;
+        let store = self.store.clone();
+        std::thread::Builder::new()
+            .name(format!("index-catch-up-{}", slot.domain))
+            .spawn(move || {
+                let started = Instant::now();
+                match rebuild_slot(&store, &slot) {
+                    Ok(()) => tracing::info!(domain = %slot.domain,
+                        secs = format!("{:.1}", started.elapsed().as_secs_f64()),
+                        "search index caught up: the rebuilt index replaced the stale one"),
+                    Err(e) => tracing::error!(domain = %slot.domain, error = %e,
+                        "rebuilding a stale search index failed; the stale one stays in use"),
+                }
+            })
+            .expect("spawn index catch-up thread");
+    }
+
+    fn still_enrolled(&self, domain: &DomainCode, person: &PersonId) -> bool {
+        self.store
+            .get_person(domain, person)
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.status != facerec_storage::PersonStatus::Deleted)
+    }
+
+    /// Domains whose index is a stale dump, served while it is rebuilt.
+    pub fn catching_up(&self) -> Vec<DomainCode> {
+        let mut out: Vec<DomainCode> = self
+            .all_slots()
+            .into_iter()
+            .filter(|s| s.stale.load(std::sync::atomic::Ordering::SeqCst))
+            .map(|s| s.domain.clone())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Starts serving `more` domains (opened as at start-up) and takes the
@@ -210,12 +268,14 @@ impl IndexSet {
             if self.slots.read().expect("slots lock").contains_key(d) {
                 continue;
             }
-            let (slot, report) = open_slot(&self.store, d)?;
+            let (slot, report) = open_slot(&self.store, d, &self.options)?;
+            let slot = Arc::new(slot);
             self.slots
                 .write()
                 .expect("slots lock")
                 .entry(d.clone())
-                .or_insert_with(|| Arc::new(slot));
+                .or_insert_with(|| slot.clone());
+            self.catch_up_behind(slot);
             reports.push(report);
         }
         let served = self.served();
@@ -286,6 +346,11 @@ impl IndexSet {
     ) -> Result<(), IndexError> {
         let slot = self.slot(domain)?;
         let mut state = slot.state.lock().expect("slot state");
+        if revision <= state.revision && !(added.is_empty() && removed.is_empty()) {
+            // A rebuild that finished meanwhile read the database after
+            // this change: the index has it already.
+            return Ok(());
+        }
         let index = slot.index();
         if index.pack().is_none()
             && !added.is_empty()
@@ -371,7 +436,9 @@ impl IndexSet {
         let mut searched = Vec::new();
         let mut best: Option<(f32, Match)> = None;
         for d in &route.order {
-            let index = self.get(d)?;
+            let slot = self.slot(d)?;
+            let index = slot.index();
+            let stale = slot.stale.load(std::sync::atomic::Ordering::SeqCst);
             searched.push(d.clone());
             let Some(pack) = index.pack() else {
                 continue; // never held a descriptor
@@ -386,7 +453,13 @@ impl IndexSet {
                 threshold: q.threshold,
                 ..self.options.params
             };
-            let Some(hit) = index.search(q.vector, &params).into_iter().next() else {
+            // A stale index may still hold people erased since it was
+            // saved: they are never answered.
+            let Some(hit) = index
+                .search(q.vector, &params)
+                .into_iter()
+                .find(|h| !stale || self.still_enrolled(d, &h.person))
+            else {
                 continue;
             };
             if hit.distance >= q.threshold {
@@ -414,7 +487,11 @@ impl IndexSet {
     }
 }
 
-fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexError> {
+fn open_slot(
+    store: &Store,
+    d: &DomainCode,
+    options: &IndexOptions,
+) -> Result<(Slot, LoadReport), IndexError> {
     let started = Instant::now();
     let dir = store.layout().index(d);
     let revision = store.embedding_revision(d)?;
@@ -431,9 +508,27 @@ fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexE
             _ => Ok(index),
         }
     });
-    let (index, revision, source) = match loaded {
-        Ok(index) => (index.with_pack(stored_pack), revision, IndexSource::Dump),
-        Err(problem) => {
+    let stale = match &loaded {
+        Err(DumpProblem::Stale { dump_count, .. }) if *dump_count >= options.serve_stale_from => {
+            // Only a whole dump of the database's own pack may be served.
+            DomainIndex::load_stale(&dir, d.clone())
+                .ok()
+                .filter(|(_, m)| m.pack.is_some() && m.pack == stored_pack)
+        }
+        _ => None,
+    };
+    let (index, revision, source) = match (loaded, stale) {
+        (Ok(index), _) => (index.with_pack(stored_pack), revision, IndexSource::Dump),
+        (Err(problem), Some((index, m))) => {
+            tracing::warn!(domain = %d, reason = %problem,
+                "serving the stale search index while the current one is rebuilt");
+            (
+                index.with_pack(stored_pack),
+                m.revision,
+                IndexSource::ServedStale(problem),
+            )
+        }
+        (Err(problem), None) => {
             let set = store.domain_embeddings_at_revision(d)?;
             let (revision, embeddings) = (set.revision, set.embeddings);
             if problem == DumpProblem::Missing {
@@ -445,16 +540,18 @@ fn open_slot(store: &Store, d: &DomainCode) -> Result<(Slot, LoadReport), IndexE
             (index, revision, IndexSource::Rebuilt(problem))
         }
     };
+    let served_stale = matches!(source, IndexSource::ServedStale(_));
     let slot = Slot {
         domain: d.clone(),
         current: RwLock::new(Arc::new(index)),
         state: Mutex::new(SlotState {
             revision,
-            saved_revision: (source == IndexSource::Dump).then_some(revision),
+            saved_revision: (source == IndexSource::Dump || served_stale).then_some(revision),
             rebuilding: false,
         }),
+        stale: std::sync::atomic::AtomicBool::new(served_stale),
     };
-    if source != IndexSource::Dump {
+    if matches!(source, IndexSource::Rebuilt(_)) {
         let mut state = slot.state.lock().expect("slot state");
         // A failed save costs only start-up time next time.
         if let Err(e) = save_slot(store, &slot, &mut state) {
@@ -496,6 +593,7 @@ fn rebuild_slot(store: &Store, slot: &Slot) -> Result<(), IndexError> {
         let index = DomainIndex::build(slot.domain.clone(), &set.embeddings).with_pack(set.pack);
         *slot.current.write().expect("slot lock") = Arc::new(index);
         state.revision = set.revision;
+        slot.stale.store(false, std::sync::atomic::Ordering::SeqCst);
         save_slot(store, slot, &mut state)
     })();
     state.rebuilding = false;

@@ -257,3 +257,65 @@ fn dlib(vector: &[f32]) -> [PackQuery<'_>; 1] {
         threshold: 0.6,
     }]
 }
+
+#[test]
+fn a_stale_dump_is_served_at_once_never_answers_the_erased_and_catches_up() {
+    let root = tempfile::tempdir().unwrap();
+    let d = code("serbia");
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    enrol(&store, &d, 0..50);
+    let stale_options = IndexOptions {
+        serve_stale_from: 0,
+        catch_up_behind: false,
+        ..options()
+    };
+    {
+        let (set, _) =
+            IndexSet::open(store.clone(), std::slice::from_ref(&d), stale_options).unwrap();
+        set.save_all().unwrap();
+    }
+    // While the node was down (a crash after a batch's commit, before its
+    // dump): one person erased, one added.
+    store.erase_person(&d, &person(7)).unwrap();
+    enrol(&store, &d, 50..51);
+
+    let (set, reports) =
+        IndexSet::open(store.clone(), std::slice::from_ref(&d), stale_options).unwrap();
+    assert!(
+        matches!(
+            reports[0].source,
+            IndexSource::ServedStale(DumpProblem::Stale { .. })
+        ),
+        "{:?}",
+        reports[0].source
+    );
+    assert_eq!(set.catching_up(), [d.clone()]);
+    assert_eq!(found(&set, &d, 3), Some(person(3)), "serves at once");
+    assert_ne!(found(&set, &d, 7), Some(person(7)), "never the erased");
+    assert_eq!(
+        found(&set, &d, 50),
+        None,
+        "the new one comes with the rebuild"
+    );
+    set.rebuild(&d).unwrap();
+    assert!(set.catching_up().is_empty());
+    assert_eq!(found(&set, &d, 50), Some(person(50)));
+    assert_ne!(found(&set, &d, 7), Some(person(7)));
+    drop(set);
+
+    // With the catch-up on its own thread, the node converges by itself.
+    enrol(&store, &d, 51..52);
+    let (set, _) = IndexSet::open(
+        store.clone(),
+        std::slice::from_ref(&d),
+        IndexOptions {
+            serve_stale_from: 0,
+            ..options()
+        },
+    )
+    .unwrap();
+    set.wait_for_rebuilds();
+    assert!(set.catching_up().is_empty());
+    assert_eq!(found(&set, &d, 51), Some(person(51)));
+}

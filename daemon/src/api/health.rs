@@ -35,6 +35,11 @@ pub struct Readiness {
     /// An edge: whether its batch sync is connected to the broker (an edge
     /// that is not still recognises with the index it has).
     pub sync_connected: Option<bool>,
+    /// An edge: domains whose search index is a stale dump (after a crash
+    /// mid-batch), served at once while the current one is rebuilt behind
+    /// it; people erased since are never answered meanwhile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catching_up: Vec<String>,
 }
 
 /// Readiness: the registry answers and accepts writes (and, on an edge,
@@ -73,6 +78,11 @@ as soon as writing works again",
             .sync_status
             .as_ref()
             .map(|s| s.read().expect("status lock").online),
+        catching_up: state
+            .index
+            .as_ref()
+            .map(|i| i.catching_up().iter().map(|d| d.to_string()).collect())
+            .unwrap_or_default(),
     }))
 }
 
