@@ -290,7 +290,7 @@ fn a_stale_dump_is_served_at_once_never_answers_the_erased_and_catches_up() {
         "{:?}",
         reports[0].source
     );
-    assert_eq!(set.catching_up(), [d.clone()]);
+    assert_eq!(set.catching_up(), std::slice::from_ref(&d));
     assert_eq!(found(&set, &d, 3), Some(person(3)), "serves at once");
     assert_ne!(found(&set, &d, 7), Some(person(7)), "never the erased");
     assert_eq!(
