@@ -66,6 +66,13 @@ impl NodeScope {
             .map(|set| set.read().expect("scope lock").clone())
     }
 
+    /// Stops serving `domain` (a node serving every domain never does).
+    pub fn unfollow(&self, domain: &DomainCode) {
+        if let Some(set) = &self.allowed {
+            set.write().expect("scope lock").remove(domain);
+        }
+    }
+
     /// Serves `domain` from now on (a node serving every domain already does).
     pub fn follow(&self, domain: DomainCode) {
         if let Some(set) = &self.allowed {

@@ -143,6 +143,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         }
         Some(Arc::new(crate::commands::train::plugin_host(config)?))
     } else {
+        let roots: Vec<DomainCode> = node.allowed().into_iter().flatten().collect();
         let served = served_domains(&store, &node, &mqtt).await?;
         node = NodeScope::new(Role::Edge, node.primary.clone(), &served);
         let options = facerec_index::IndexOptions::new(facerec_index::SearchParams {
@@ -166,6 +167,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 set.clone(),
                 &served,
                 node.clone(),
+                roots,
                 metrics.clone(),
             )?;
             sync_status = Some(status);

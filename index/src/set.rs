@@ -215,6 +215,17 @@ impl IndexSet {
         Ok((set, reports))
     }
 
+    /// Stops serving `domain` (an edge whose domains no longer inherit it):
+    /// its index leaves the set and the search orders are taken again.
+    /// Refused while a served domain still inherits it.
+    pub fn unfollow(&self, domain: &DomainCode) -> Result<(), IndexError> {
+        let served: Vec<DomainCode> = self.served().into_iter().filter(|d| d != domain).collect();
+        let routes = routes_for(&self.store, &served)?;
+        self.slots.write().expect("slots lock").remove(domain);
+        *self.routes.write().expect("routes lock") = routes;
+        Ok(())
+    }
+
     /// Rebuilds a slot serving a stale dump on a thread of its own.
     fn catch_up_behind(&self, slot: Arc<Slot>) {
         if !self.options.catch_up_behind || !slot.stale.load(std::sync::atomic::Ordering::SeqCst) {

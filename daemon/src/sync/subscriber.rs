@@ -69,10 +69,16 @@ struct EdgeSync {
     status: SyncStatus,
     metrics: Arc<crate::metrics::Metrics>,
     scope: crate::node::NodeScope,
+    /// The domains this edge is configured with (its own and any allowed):
+    /// it follows them and what they inherit, and nothing else.
+    roots: Vec<DomainCode>,
     /// Hub definitions that wait for the definitions of domains they inherit.
     pending: super::definitions::Pending,
     /// Domains outside the served set whose definitions are awaited.
     awaiting: std::collections::BTreeSet<DomainCode>,
+    /// The newest definition applied per domain: an older one replayed
+    /// later is refused.
+    definitions_seen: HashMap<DomainCode, chrono::DateTime<chrono::Utc>>,
 }
 
 /// Connects to the broker and starts following `domains`, and any domain
@@ -83,6 +89,7 @@ pub fn start(
     index: Arc<IndexSet>,
     domains: &[DomainCode],
     scope: crate::node::NodeScope,
+    roots: Vec<DomainCode>,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<(SyncStatus, AsyncClient)> {
     if config.hub_public_keys.is_empty() {
@@ -140,8 +147,10 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         status: status.clone(),
         metrics,
         scope,
+        roots,
         pending: Default::default(),
         awaiting: Default::default(),
+        definitions_seen: HashMap::new(),
     };
     edge.refresh_status(false);
     tokio::spawn(async move {
@@ -278,6 +287,17 @@ impl EdgeSync {
                 return Ok(());
             }
         };
+        if self
+            .definitions_seen
+            .get(domain)
+            .is_some_and(|seen| definition.updated_at < *seen)
+        {
+            count(&self.metrics, "refused");
+            tracing::warn!(%domain, "refused a domain definition older than one already applied");
+            return Ok(());
+        }
+        self.definitions_seen
+            .insert(domain.clone(), definition.updated_at);
         self.pending.add(domain.clone(), definition);
         let missing = self.pending.missing(&self.store)?;
         if !missing.is_empty() {
@@ -313,18 +333,25 @@ impl EdgeSync {
         self.follow_inherited().await
     }
 
-    /// Serves every domain the registry now says the served ones inherit,
-    /// and takes the new search orders.
+    /// Serves every domain the registry now says this edge's own domains
+    /// inherit, stops serving (and deletes the data of) any they no longer
+    /// inherit, and takes the new search orders.
     async fn follow_inherited(&mut self) -> anyhow::Result<()> {
-        let roots: Vec<DomainCode> = self.domains.keys().cloned().collect();
-        let store = self.store.clone();
+        let (store, roots) = (self.store.clone(), self.roots.clone());
         let (known, _) = tokio::task::spawn_blocking(move || {
             super::definitions::inheritance_closure(&store, &roots)
         })
         .await??;
         let new: Vec<DomainCode> = known
-            .into_iter()
-            .filter(|d| !self.domains.contains_key(d))
+            .iter()
+            .filter(|d| !self.domains.contains_key(*d))
+            .cloned()
+            .collect();
+        let dropped: Vec<DomainCode> = self
+            .domains
+            .keys()
+            .filter(|d| !known.contains(d))
+            .cloned()
             .collect();
         let (index, added) = (self.index.clone(), new.clone());
         tokio::task::spawn_blocking(move || index.follow(&added)).await??;
@@ -343,8 +370,30 @@ impl EdgeSync {
             }
             self.request(&d).await?;
         }
+        for d in dropped {
+            self.unfollow(&d).await?;
+        }
         self.refresh_status(true);
         self.publish_state().await
+    }
+
+    /// Stops following a domain no own domain inherits any more: no more
+    /// of its messages, no more searches in it, and its data deleted.
+    async fn unfollow(&mut self, domain: &DomainCode) -> anyhow::Result<()> {
+        for f in self.topics.edge_filters(domain) {
+            self.client.unsubscribe(f).await?;
+        }
+        self.domains.remove(domain);
+        self.scope.unfollow(domain);
+        let (index, store, d) = (self.index.clone(), self.store.clone(), domain.clone());
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            index.unfollow(&d)?;
+            store.delete_domain(&d, true)?;
+            Ok(())
+        })
+        .await??;
+        tracing::warn!(%domain, "no longer inherited by this edge's domains: its data was deleted from this edge");
+        Ok(())
     }
 
     fn on_manifest(&mut self, b: &BatchRef, payload: &[u8]) {

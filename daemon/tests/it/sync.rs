@@ -966,6 +966,36 @@ async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
         "Venue A"
     );
 
+    // The hub drops the inheritance: the edge stops following serbia and
+    // deletes serbia's data.
+    assert!(edge_dir.path().join("index/serbia").exists());
+    let resp = hub
+        .req(
+            reqwest::Method::PUT,
+            "/api/domains/venue_a/datasets",
+            Some(crate::common::ADMIN),
+        )
+        .json(&serde_json::json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    wait_until("serbia no longer followed", WAIT, || async {
+        edge.status().await.is_some_and(|s| {
+            let domains = s["domains"].as_array().unwrap();
+            domains.len() == 1 && domains[0]["domain"] == "venue_a"
+        })
+    })
+    .await;
+    assert_eq!(
+        edge.get("/api/domains/serbia").await.unwrap()["status"],
+        403
+    );
+    assert!(
+        !edge_dir.path().join("index/serbia").exists(),
+        "serbia's index was deleted from the edge"
+    );
+
     // Restarted, it needs nothing from the hub to serve what it has.
     edge.stop();
     edge.start();
@@ -973,6 +1003,11 @@ async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
         edge.applied_of("venue_a").await == 1
     })
     .await;
+    let edge_store_domains = edge.status().await.unwrap()["domains"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(edge_store_domains, 1);
     edge.stop();
     hub.stop().await;
 }

@@ -218,6 +218,15 @@ impl Store {
     ) -> StorageResult<Vec<DatasetLink>> {
         let txn = self.db.begin_write()?;
         let stored = put_datasets(&txn, code, links)?;
+        // What a domain inherits is part of its definition: its version
+        // (updated_at) moves with it.
+        {
+            let mut domains = txn.open_table(DOMAINS)?;
+            if let Some(mut domain) = read_domain(&domains, code)? {
+                domain.updated_at = Utc::now();
+                domains.insert(code.as_str(), super::encode_domain(&domain).as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(stored)
     }
