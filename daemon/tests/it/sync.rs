@@ -1069,3 +1069,69 @@ async fn a_request_inside_the_hubs_quiet_window_is_answered_when_it_closes() {
     assert_eq!(second, first);
     hub.stop().await;
 }
+
+/// The bound within which a restarted edge must reach the hub's head (a
+/// lost catch-up request used to leave one a batch behind for 72 s and
+/// more, until the next restart).
+const CATCH_UP_BOUND: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_restarts_of_an_edge_each_reach_the_head_within_a_bound() {
+    let mut broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub(hub_dir.path(), &broker).await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    approve(&store, "serbia", &random_people("first", 2, 2, 0));
+    build_batch(&hub, "serbia").await;
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-restarts");
+    edge.start();
+    edge.wait_applied(1, WAIT).await;
+
+    // Someone else's request just before each start puts the hub inside
+    // its no-resend window when the restarted edge asks.
+    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    let mut head = 1;
+    let mut slowest = Duration::ZERO;
+    for round in 0..20u64 {
+        if round % 2 == 0 {
+            edge.stop();
+        } else {
+            edge.kill();
+        }
+        approve(
+            &store,
+            "serbia",
+            &random_people(&format!("r{round:02}"), 2, 2, 100 + round),
+        );
+        build_batch(&hub, "serbia").await;
+        head += 1;
+        if round % 4 == 3 {
+            // The broker restarts too, forgetting the edge's session and
+            // what it held for it: only the head and a request recover it.
+            broker.restart();
+        }
+        let request = Message::Request(facerecd::sync::messages::SyncRequest {
+            device_id: "another-edge".into(),
+            have_seq: head - 1,
+        });
+        let asker = raw_client(&broker).await;
+        asker
+            .publish(
+                topics.requests(&serbia()),
+                QoS::AtLeastOnce,
+                false,
+                request.encode(),
+            )
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        edge.start();
+        edge.wait_applied(head, CATCH_UP_BOUND).await;
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("20 restarts: the slowest reached the head {slowest:?} after its start");
+    edge.stop();
+    hub.stop().await;
+}
