@@ -11,6 +11,7 @@ mod demo;
 mod domains_api;
 mod eval;
 mod eval_video;
+mod full_disk;
 mod live;
 mod migrate;
 mod mqtt_broker;
