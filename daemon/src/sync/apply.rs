@@ -4,8 +4,10 @@
 //! afterwards, off the sync path ([`save_dump`]).
 //!
 //! A crash between the two leaves redb ahead of the dump; the next start
-//! sees the dump is stale and rebuilds it from redb, so the index never
-//! disagrees with the applied seq for long, and never by half a batch.
+//! sees the dump is stale and rebuilds it from redb (a large domain serves
+//! the stale dump meanwhile, never answering a person erased since), so
+//! the index never disagrees with the applied seq for long, and never by
+//! half a batch.
 
 use anyhow::Context;
 use facerec_index::IndexSet;
