@@ -55,6 +55,19 @@ fn serbia_with_plugins(endpoint: &str) -> Value {
     })
 }
 
+/// Creates serbia with the csv source over `csv` (and `extra` fields).
+async fn serbia_from_csv(hub: &Node, csv: &str, extra: Value) {
+    let mut body = json!({"domain_code": "serbia", "default_country": "RS",
+                          "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}});
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    assert_eq!(
+        hub.post_json("/api/domains", ADMIN, body).await.status(),
+        201
+    );
+}
+
 #[tokio::test]
 async fn candidates_run_sources_then_filters_and_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,15 +212,7 @@ async fn one_unusable_row_from_a_source_is_dropped_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let hub = Node::hub(dir.path()).await;
     let csv = "name,wikidata_id,country,occupations\nAna Actor,Q100,RS,actor\nBroken Row,X42,RS,actor\nIvan Singer,Q200,RS,singer\n";
-    let resp = hub
-        .post_json(
-            "/api/domains",
-            ADMIN,
-            json!({"domain_code": "serbia", "default_country": "RS",
-                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    serbia_from_csv(&hub, csv, json!({})).await;
     let resp = hub
         .post_json(
             "/api/training/generate-candidates",
@@ -234,15 +239,7 @@ async fn a_failing_filter_stores_nothing_and_says_what_the_sources_returned() {
     let dir = tempfile::tempdir().unwrap();
     let hub = Node::hub(dir.path()).await;
     let csv = "name,wikidata_id,country,occupations\nAna Actor,Q100,RS,actor\nIvan Singer,Q200,RS,singer\n";
-    let resp = hub
-        .post_json(
-            "/api/domains",
-            ADMIN,
-            json!({"domain_code": "serbia", "default_country": "RS", "filter": "sitelinks >= 0",
-                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    serbia_from_csv(&hub, csv, json!({"filter": "sitelinks >= 0"})).await;
     // The filter's file is replaced by something that is no filter.
     let plugins = dir.path().join("plugins");
     std::fs::copy(
@@ -275,15 +272,7 @@ async fn a_source_gets_at_most_its_limit_through() {
     let dir = tempfile::tempdir().unwrap();
     let hub = Node::hub(dir.path()).await;
     let csv = "name,wikidata_id,country,occupations\nA One,Q1,RS,actor\nB Two,Q2,RS,actor\nC Three,Q3,RS,actor\n";
-    let resp = hub
-        .post_json(
-            "/api/domains",
-            ADMIN,
-            json!({"domain_code": "serbia", "default_country": "RS",
-                   "plugins": {"sources": [{"name": "csv-source", "config": {"csv": csv}}]}}),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
+    serbia_from_csv(&hub, csv, json!({})).await;
     let report = json(
         hub.post_json(
             "/api/training/generate-candidates",

@@ -118,16 +118,19 @@ async fn a_source_and_a_filter_from_the_template_build_in_one_workspace_and_run(
         )
         .await;
     assert_eq!(resp.status(), 201);
-    let report = json(
-        hub.post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "science"}),
+    let generate = || async {
+        json(
+            hub.post_json(
+                "/api/training/generate-candidates",
+                ADMIN,
+                json!({"domain": "science"}),
+            )
+            .await,
+            200,
         )
-        .await,
-        200,
-    )
-    .await;
+        .await
+    };
+    let report = generate().await;
     assert_eq!(report["counts"]["new"], 2, "{report:#}");
 
     // The filter's rule applies: unknown sitelinks do not meet a minimum.
@@ -140,16 +143,7 @@ async fn a_source_and_a_filter_from_the_template_build_in_one_workspace_and_run(
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let report = json(
-        hub.post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "science"}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let report = generate().await;
     assert_eq!(report["counts"]["kept"], 0, "{report:#}");
     assert_eq!(
         report["dropped"][0]["reason"], "sitelinks unknown",
