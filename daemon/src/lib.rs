@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod http_server;
 pub mod hub;
 pub mod live;
+pub mod memory;
 pub mod metrics;
 pub mod migrate;
 pub mod node;

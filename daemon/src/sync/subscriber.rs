@@ -524,7 +524,12 @@ impl EdgeSync {
         match result {
             Ok(report) => {
                 let index = self.index.clone();
-                tokio::task::spawn_blocking(move || save_dump(&index));
+                tokio::task::spawn_blocking(move || {
+                    save_dump(&index);
+                    if kind == BatchKind::Snapshot {
+                        crate::memory::release_freed();
+                    }
+                });
                 self.metrics
                     .sync_batches
                     .with_label_values(&[domain.as_str(), "applied"])

@@ -31,6 +31,9 @@ pub(crate) struct DbHandle {
     opener: Box<dyn Opener>,
 }
 
+/// redb's page cache: the registry's hot tables fit many times over.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// The registry file under the data root.
 pub(crate) struct FileOpener {
     pub(crate) path: std::path::PathBuf,
@@ -38,7 +41,11 @@ pub(crate) struct FileOpener {
 
 impl Opener for FileOpener {
     fn open(&self) -> Result<Database, DatabaseError> {
-        Database::create(&self.path)
+        // redb caches up to 1 GiB by default, and keeps every page a large
+        // batch wrote: on a small appliance that is most of its memory.
+        Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&self.path)
     }
 
     /// Writes and syncs 1 MiB beside the registry (and removes it).
