@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use facerec_storage::{BatchKind, BatchMeta, DomainCode, PersonId, Store};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -367,15 +367,8 @@ pub fn verify_manifest(manifest: &BatchManifest, trusted: &[VerifyingKey]) -> an
             manifest.pack
         );
     }
-    let signature = Signature::from_slice(
-        &hex::decode(&manifest.signature).context("the signature is not hex")?,
-    )
-    .context("the signature is malformed")?;
     let message = manifest.signed_message();
-    if !trusted
-        .iter()
-        .any(|k| k.verify(message.as_bytes(), &signature).is_ok())
-    {
+    if !super::keys::signed_by_any(message.as_bytes(), &manifest.signature, trusted)? {
         bail!(
             "batch {} of '{}': the signature does not verify with any trusted hub key",
             manifest.seq,

@@ -3,7 +3,7 @@
 //! public key (`facerecd batch public-key`).
 
 use anyhow::Context;
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
 use facerec_storage::Layout;
 use rand::RngCore;
 
@@ -47,4 +47,20 @@ pub fn parse_public_key(text: &str) -> anyhow::Result<VerifyingKey> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("a public key is 32 bytes (64 hex digits)"))?;
     VerifyingKey::from_bytes(&bytes).context("not a valid ed25519 public key")
+}
+
+/// Whether `signature_hex` signs `message` under one of the `trusted` keys
+/// (batch manifests and domain definitions alike); an error when it is no
+/// ed25519 signature at all.
+pub fn signed_by_any(
+    message: &[u8],
+    signature_hex: &str,
+    trusted: &[VerifyingKey],
+) -> anyhow::Result<bool> {
+    let signature =
+        Signature::from_slice(&hex::decode(signature_hex).context("the signature is not hex")?)
+            .context("the signature is malformed")?;
+    Ok(trusted
+        .iter()
+        .any(|k| k.verify(message, &signature).is_ok()))
 }

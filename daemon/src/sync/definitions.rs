@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use facerec_storage::{
     DomainCode, DomainConfigEntry, DomainConfigFile, ImportReport, SearchMode, Store,
 };
@@ -92,14 +92,8 @@ pub fn verify(
     trusted: &[VerifyingKey],
     topic_domain: &DomainCode,
 ) -> anyhow::Result<DomainDefinition> {
-    let signature =
-        Signature::from_slice(&hex::decode(&signed.signature).context("the signature is not hex")?)
-            .context("the signature is malformed")?;
     let message = format!("{SIGNING_CONTEXT}{}", signed.definition);
-    if !trusted
-        .iter()
-        .any(|k| k.verify(message.as_bytes(), &signature).is_ok())
-    {
+    if !crate::hub::keys::signed_by_any(message.as_bytes(), &signed.signature, trusted)? {
         anyhow::bail!("the signature does not verify with any trusted hub key");
     }
     let definition: DomainDefinition =

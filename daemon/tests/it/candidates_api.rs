@@ -55,6 +55,12 @@ fn serbia_with_plugins(endpoint: &str) -> Value {
     })
 }
 
+/// Runs the domain's candidate plugins as the admin.
+async fn generate(hub: &Node, body: Value) -> reqwest::Response {
+    hub.post_json("/api/training/generate-candidates", ADMIN, body)
+        .await
+}
+
 /// Creates serbia with the csv source over `csv` (and `extra` fields).
 async fn serbia_from_csv(hub: &Node, csv: &str, extra: Value) {
     let mut body = json!({"domain_code": "serbia", "default_country": "RS",
@@ -191,16 +197,7 @@ async fn a_failing_plugin_is_a_502_naming_it_and_the_hub_keeps_serving() {
     let mut body = serbia_with_plugins("http://127.0.0.1:9/sparql");
     body["plugins"]["http_allowlist"] = json!(["https://query.wikidata.org/"]);
     hub.post_json("/api/domains", ADMIN, body).await;
-    let detail = problem(
-        hub.post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "serbia"}),
-        )
-        .await,
-        502,
-    )
-    .await;
+    let detail = problem(generate(&hub, json!({"domain": "serbia"})).await, 502).await;
     assert!(detail.contains("plugin 'wikidata-source'"), "{detail}");
     assert!(detail.contains("denied"), "{detail}");
     assert_eq!(hub.get("/healthz", ADMIN).await.status(), 200);
@@ -213,14 +210,7 @@ async fn one_unusable_row_from_a_source_is_dropped_with_its_reason() {
     let hub = Node::hub(dir.path()).await;
     let csv = "name,wikidata_id,country,occupations\nAna Actor,Q100,RS,actor\nBroken Row,X42,RS,actor\nIvan Singer,Q200,RS,singer\n";
     serbia_from_csv(&hub, csv, json!({})).await;
-    let resp = hub
-        .post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "serbia"}),
-        )
-        .await;
-    let report = json(resp, 200).await;
+    let report = json(generate(&hub, json!({"domain": "serbia"})).await, 200).await;
     assert_eq!(report["counts"]["new"], 2, "{report:#}");
     let dropped = report["dropped"].as_array().unwrap();
     assert_eq!(dropped.len(), 1, "{report:#}");
@@ -247,16 +237,7 @@ async fn a_failing_filter_stores_nothing_and_says_what_the_sources_returned() {
         plugins.join("sitelinks-filter.wasm"),
     )
     .unwrap();
-    let detail = problem(
-        hub.post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "serbia"}),
-        )
-        .await,
-        502,
-    )
-    .await;
+    let detail = problem(generate(&hub, json!({"domain": "serbia"})).await, 502).await;
     assert!(detail.contains("plugin 'sitelinks-filter'"), "{detail}");
     assert!(
         detail.contains("nothing was stored: the sources returned 2 candidates (csv-source 2)"),
@@ -274,12 +255,7 @@ async fn a_source_gets_at_most_its_limit_through() {
     let csv = "name,wikidata_id,country,occupations\nA One,Q1,RS,actor\nB Two,Q2,RS,actor\nC Three,Q3,RS,actor\n";
     serbia_from_csv(&hub, csv, json!({})).await;
     let report = json(
-        hub.post_json(
-            "/api/training/generate-candidates",
-            ADMIN,
-            json!({"domain": "serbia", "limit": 1}),
-        )
-        .await,
+        generate(&hub, json!({"domain": "serbia", "limit": 1})).await,
         200,
     )
     .await;

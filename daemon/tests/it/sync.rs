@@ -871,7 +871,11 @@ async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
         edge.start();
         edge
     });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let log = edge_dir.path().join("edge.log");
+    wait_until("the edge waiting for its definition", WAIT, || async {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("waiting for the hub's definitions"))
+    })
+    .await;
     assert_eq!(hub.create("venue_a").await.status(), 201);
     let mut edge = starting.await.unwrap();
     assert!(
