@@ -133,7 +133,10 @@ impl NewDomain {
             Some(name) => validate_display_name(name)?,
             None => code.to_string(),
         };
-        let default_country = self.default_country.map(validate_country).transpose()?;
+        let default_country = self
+            .default_country
+            .map(|c| validate_country("default_country", c))
+            .transpose()?;
         let countries = match self.countries {
             Some(list) => validate_countries(list)?,
             None => vec![default_country.clone().unwrap_or_else(|| "*".to_string())],
@@ -184,7 +187,7 @@ impl DomainPatch {
             domain.default_country = if country.is_empty() {
                 None
             } else {
-                Some(validate_country(country)?)
+                Some(validate_country("default_country", country)?)
             };
         }
         if let Some(occupations) = self.default_occupations {
@@ -238,7 +241,7 @@ fn validate_display_name(name: String) -> StorageResult<String> {
 }
 
 /// `*`, an ISO 3166-1 alpha-2 code (`RS`) or a Wikidata item (`Q403`).
-fn validate_country(country: String) -> StorageResult<String> {
+fn validate_country(field: &'static str, country: String) -> StorageResult<String> {
     let c = country.trim();
     let iso = c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase());
     let qid = c.len() > 1
@@ -249,7 +252,7 @@ fn validate_country(country: String) -> StorageResult<String> {
         Ok(c.to_string())
     } else {
         Err(invalid(
-            "country",
+            field,
             format!(
                 "{c:?} is not \"*\", an ISO 3166-1 alpha-2 code (e.g. \"RS\") or a Wikidata id (e.g. \"Q403\")"
             ),
@@ -266,7 +269,7 @@ fn validate_countries(list: Vec<String>) -> StorageResult<Vec<String>> {
     }
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for c in list {
-        let c = validate_country(c)?;
+        let c = validate_country("countries", c)?;
         if !out.contains(&c) {
             out.push(c);
         }
@@ -280,7 +283,7 @@ fn validate_occupations(list: Vec<String>) -> StorageResult<Vec<String>> {
         let o = o.trim().to_string();
         if o.is_empty() || o.chars().count() > 64 || o.chars().any(char::is_control) {
             return Err(invalid(
-                "occupations",
+                "default_occupations",
                 format!("{o:?} must be 1-64 printable characters"),
             ));
         }

@@ -205,3 +205,80 @@ fn one_domain_never_holds_two_packs_and_re_embedding_swaps_them_at_once() {
     assert!(store.add_embeddings(&d, "dlib-v1", &p, &one(1.0)).is_err());
     store.add_embeddings(&d, "sface-v1", &p, &one(6.0)).unwrap();
 }
+
+#[test]
+fn a_face_taken_away_on_review_leaves_the_others_and_is_due_in_the_next_batch() {
+    let (_dir, store, d, p) = setup();
+    let image = |n: u8| {
+        store
+            .add_image(
+                &d,
+                NewImage {
+                    person: p.clone(),
+                    source: ImageSource::Upload,
+                    source_url: None,
+                    sha256: format!("{n:064x}"),
+                    path: format!("training/serbia/{n}.jpg"),
+                },
+            )
+            .unwrap()
+            .0
+            .id
+    };
+    let ids = [image(1), image(2), image(3)];
+    let faces: Vec<NewEmbedding> = ids
+        .iter()
+        .map(|&i| NewEmbedding {
+            image_id: Some(i),
+            vector: vector(i as f32),
+        })
+        .collect();
+    store.approve_faces(&d, "dlib-v1", &p, &faces).unwrap();
+    // As if a batch had published the person.
+    store
+        .set_person_status(&d, &p, PersonStatus::Production)
+        .unwrap();
+    let revision = store.embedding_revision(&d).unwrap();
+
+    assert_eq!(
+        store
+            .remove_face(&d, &p, ids[1], "not this person")
+            .unwrap(),
+        2
+    );
+    let left: Vec<Option<u64>> = store
+        .person_embeddings(&d, &p)
+        .unwrap()
+        .iter()
+        .map(|e| e.image_id)
+        .collect();
+    assert_eq!(left, vec![Some(ids[0]), Some(ids[2])]);
+    let image = store.get_image(&d, ids[1]).unwrap().unwrap();
+    assert_eq!(image.status, ImageStatus::Rejected);
+    assert_eq!(image.reason.as_deref(), Some("not this person"));
+    assert!(store.embedding_revision(&d).unwrap() > revision);
+    // Due in the next batch, which sends the faces left.
+    assert_eq!(store.pending_changes(&d).unwrap().approved, vec![p.clone()]);
+
+    // The same face twice, or a photo of someone else: refused, nothing changed.
+    assert!(matches!(
+        store.remove_face(&d, &p, ids[1], "again"),
+        Err(StorageError::Conflict(_))
+    ));
+    let other = PersonId::parse("someone_else").unwrap();
+    store
+        .upsert_person(
+            &d,
+            NewPerson::named(other.clone(), "Someone", PersonStatus::Production),
+        )
+        .unwrap();
+    assert!(matches!(
+        store.remove_face(&d, &other, ids[0], "wrong person"),
+        Err(StorageError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.remove_face(&d, &p, 999, "unknown"),
+        Err(StorageError::UnknownImage { .. })
+    ));
+    assert_eq!(store.person_embeddings(&d, &p).unwrap().len(), 2);
+}

@@ -97,7 +97,7 @@ pub async fn create_domain(
     client.authorize(&code)?;
     if let Some(pack) = &new.pack {
         facerec_vision::ModelPack::named(pack)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            .map_err(|e| ApiError::unprocessable(e.to_string()).at_field("pack"))?;
     }
     let preview = new
         .clone()
@@ -125,7 +125,7 @@ async fn check_filters(state: &AppState, domain: facerec_storage::Domain) -> Res
     tokio::task::spawn_blocking(move || crate::hub::candidates::check_filters(&host, &domain))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(ApiError::unprocessable)
+        .map_err(|e| ApiError::unprocessable(e).at_field("filter"))
 }
 
 /// One domain with its paths and datasets.

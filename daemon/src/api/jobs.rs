@@ -148,6 +148,29 @@ pub async fn start_download(
     Ok(accepted(&state, id))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct JobsQuery {
+    /// The domain whose jobs to list.
+    pub domain: String,
+}
+
+/// A domain's jobs (running and the recently finished), newest first.
+#[utoipa::path(get, path = "/api/jobs", tag = "training", security(("bearer" = [])),
+    params(JobsQuery),
+    responses(
+        (status = 200, body = [Job]),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    client: Client,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<JobsQuery>,
+) -> Result<Json<Vec<Job>>, ApiError> {
+    let code = domain_code(&q.domain)?;
+    client.authorize(&code)?;
+    Ok(Json(state.jobs.of_domain(code.as_str())))
+}
+
 /// A job's progress: done of total, errors so far, and its result when finished.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "training", security(("bearer" = [])),
     params(("id" = u64, Path, description = "Job id")),

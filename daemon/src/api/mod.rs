@@ -2,11 +2,13 @@
 //! registered through `utoipa_axum::routes!`, so `/api/openapi.json` is
 //! generated from the handlers themselves and cannot drift from them.
 
+mod console;
 mod domains;
 mod extract;
 mod health;
 mod jobs;
 mod live;
+mod people;
 mod problem;
 mod recognize;
 mod review;
@@ -162,6 +164,13 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::start_reembed))
         .routes(routes!(jobs::get_job))
         .routes(routes!(review::erase_person))
+        .routes(routes!(people::list_people))
+        .routes(routes!(people::person_faces))
+        .routes(routes!(people::remove_face))
+        .routes(routes!(people::face_crop))
+        .routes(routes!(people::source_photo))
+        .routes(routes!(sync::domain_edges))
+        .routes(routes!(jobs::list_jobs))
         .routes(routes!(sync::sync_status))
         .routes(routes!(live::list_cameras))
         .routes(routes!(live::camera_tracks))
@@ -170,6 +179,7 @@ fn routes_with_doc() -> OpenApiRouter<AppState> {
         .routes(routes!(streams::camera_view))
         .routes(routes!(streams::mint_access_token))
         .routes(routes!(live::live_page))
+        .routes(routes!(console::console_page))
         // Uploads carry photos: their own, larger body limit (the inner
         // limit wins over the JSON limit set on the whole router).
         .merge(
@@ -196,6 +206,8 @@ pub fn router(state: AppState) -> Router {
 
     let doc = Arc::new(doc);
     router
+        .route("/console/app.js", get(console::console_script))
+        .route("/console/app.css", get(console::console_style))
         .route(
             "/api/openapi.json",
             get(move || async move { axum::Json(doc.as_ref().clone()) }),

@@ -17,12 +17,18 @@ pub struct Problem {
     pub status: u16,
     /// What exactly went wrong, for a person to read.
     pub detail: String,
+    /// The request body's field the problem is about, when it is about
+    /// one (an extension member: forms show `detail` next to that field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// The body field at fault, if one is (see [`Problem::field`]).
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -30,7 +36,13 @@ impl ApiError {
         Self {
             status,
             detail: detail.into(),
+            field: None,
         }
+    }
+    /// Names the body field the problem is about.
+    pub fn at_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
@@ -65,6 +77,7 @@ impl IntoResponse for ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").into(),
             status: self.status.as_u16(),
             detail: self.detail,
+            field: self.field,
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
@@ -82,7 +95,14 @@ impl IntoResponse for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         use StorageError as E;
-        match e {
+        let field = match &e {
+            E::InvalidDomainCode { .. } | E::DomainExists(_) => Some("domain_code"),
+            E::InvalidField { field, .. } => Some(*field),
+            E::InvalidDatasets { .. } => Some("datasets"),
+            E::PackMismatch { .. } => Some("pack"),
+            _ => None,
+        };
+        let error = match e {
             E::InvalidDomainCode { .. }
             | E::InvalidPersonId { .. }
             | E::InvalidField { .. }
@@ -107,6 +127,10 @@ the node reopens it by itself once writing works again",
                 tracing::error!(error = %e, "storage failure");
                 ApiError::internal("internal storage error; the server log has the details")
             }
+        };
+        match field {
+            Some(f) => error.at_field(f),
+            None => error,
         }
     }
 }

@@ -85,6 +85,20 @@ impl Jobs {
         }
     }
 
+    /// The jobs of `domain`, newest first.
+    pub fn of_domain(&self, domain: &str) -> Vec<Job> {
+        let mut jobs: Vec<Job> = self
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .values()
+            .filter(|j| j.domain == domain)
+            .cloned()
+            .collect();
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
+        jobs
+    }
+
     pub fn get(&self, id: u64) -> Option<Job> {
         self.jobs.lock().unwrap().get(&id).cloned()
     }

@@ -188,3 +188,45 @@ pub fn erase(store: &Store, domain: &DomainCode, person: &PersonId) -> anyhow::R
     tracing::info!(domain = %domain, person = %person, images = images.len(), "person erased");
     Ok(images.len())
 }
+
+/// What "not this person" did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RemovedFace {
+    pub image_id: u64,
+    /// The person's approved faces left.
+    pub faces_left: u64,
+    /// True: the next batch carries the change to every edge.
+    pub pending_batch: bool,
+}
+
+/// The reason recorded on a face taken away on review.
+pub const NOT_THIS_PERSON: &str = "not this person (removed on review)";
+
+/// Takes a wrongly approved face away from a person: redb first (the
+/// embedding gone, the image rejected, the person due in the next batch),
+/// then the face's production files. The source photo stays, rejected
+/// with its reason, so processing it again does not bring the face back
+/// unnoticed.
+pub fn remove_face(
+    store: &Store,
+    domain: &DomainCode,
+    person: &PersonId,
+    image_id: u64,
+) -> anyhow::Result<RemovedFace> {
+    let faces_left = store.remove_face(domain, person, image_id, NOT_THIS_PERSON)?;
+    let production = store.layout().production(domain).join(person.as_str());
+    for ext in ["png", "json"] {
+        let path = production.join(format!("{image_id}.{ext}"));
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::error!(path = %path.display(), "removed face's file not deleted: {e}");
+        }
+    }
+    tracing::info!(domain = %domain, person = %person, image_id, faces_left, "face removed on review");
+    Ok(RemovedFace {
+        image_id,
+        faces_left,
+        pending_batch: store.pending_changes(domain)?.approved.contains(person),
+    })
+}

@@ -17,6 +17,7 @@ pub mod chunks;
 pub mod client;
 pub mod config;
 pub mod definitions;
+pub mod fleet;
 pub mod messages;
 pub mod publisher;
 pub mod subscriber;

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::chunks::{MAX_CHUNK_BYTES, split};
 use super::client::{LinkEvent, connect, connect_options};
 use super::config::MqttConfig;
+use super::fleet::Fleet;
 use super::messages::{Announcement, DeviceState, Head, Message, SyncRequest};
 use super::topics::{BatchRef, Topic, Topics};
 use crate::hub::batch::{self, BatchManifest};
@@ -41,12 +42,18 @@ enum Command {
 pub struct Publisher {
     tx: mpsc::UnboundedSender<Command>,
     device_id: String,
+    fleet: Fleet,
 }
 
 impl Publisher {
     /// The hub's MQTT client and device id.
     pub fn device_id(&self) -> &str {
         &self.device_id
+    }
+
+    /// The edges as their retained device states describe them.
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
     /// Publishes a batch just built (and then the domain's head).
@@ -75,6 +82,7 @@ struct HubSync {
     recently_sent: HashMap<BatchRef, Instant>,
     /// Requested inside the quiet window: sent again when it closes.
     deferred: HashMap<BatchRef, Instant>,
+    fleet: Fleet,
 }
 
 /// Connects to the broker and starts the publishing task.
@@ -90,6 +98,7 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
     let options = connect_options(config, &config.device_id, Some(will))?;
     let (client, mut events) = connect(options);
     let (tx, mut commands) = mpsc::unbounded_channel();
+    let fleet = Fleet::default();
     let mut hub = HubSync {
         client,
         topics,
@@ -99,6 +108,7 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
         snapshot_after: config.snapshot_after,
         recently_sent: HashMap::new(),
         deferred: HashMap::new(),
+        fleet: fleet.clone(),
     };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -123,6 +133,7 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
     Ok(Publisher {
         tx,
         device_id: config.device_id.clone(),
+        fleet,
     })
 }
 
@@ -150,6 +161,9 @@ impl HubSync {
                     .subscribe(self.topics.hub_filter(), QoS::AtLeastOnce)
                     .await?;
                 self.client
+                    .subscribe(self.topics.device_states_filter(), QoS::AtLeastOnce)
+                    .await?;
+                self.client
                     .publish(
                         self.topics.device_state(&self.device_id),
                         QoS::AtLeastOnce,
@@ -173,8 +187,13 @@ impl HubSync {
     }
 
     async fn on_message(&mut self, topic: &str, payload: &[u8]) -> anyhow::Result<()> {
-        let Some(Topic::Request(domain)) = self.topics.parse(topic) else {
-            return Ok(());
+        let domain = match self.topics.parse(topic) {
+            Some(Topic::Request(domain)) => domain,
+            Some(Topic::DeviceState(device)) => {
+                self.on_device_state(&device, payload);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let request = match Message::decode(payload) {
             Ok(Message::Request(r)) => r,
@@ -184,6 +203,24 @@ impl HubSync {
             }
         };
         self.serve(&domain, &request).await
+    }
+
+    /// An edge's retained state: kept for the console. A state naming
+    /// another device than its topic is ignored (the broker's ACL lets a
+    /// device write only its own topic, so the topic is the identity).
+    fn on_device_state(&self, device: &str, payload: &[u8]) {
+        if payload.is_empty() {
+            self.fleet.forget(device);
+            return;
+        }
+        match Message::decode(payload) {
+            Ok(Message::DeviceState(state)) if state.device_id == device => {
+                if state.role == "edge" {
+                    self.fleet.record(state);
+                }
+            }
+            _ => tracing::debug!(%device, "ignoring a device state that does not parse"),
+        }
     }
 
     async fn blocking<T: Send + 'static>(

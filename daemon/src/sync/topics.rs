@@ -118,6 +118,10 @@ impl Topics {
     pub fn hub_filter(&self) -> String {
         format!("{}/domains/+/requests", self.prefix)
     }
+    /// Every device's retained state (the hub reads its edges').
+    pub fn device_states_filter(&self) -> String {
+        format!("{}/devices/+/state", self.prefix)
+    }
     pub fn device_state(&self, device: &str) -> String {
         format!("{}/devices/{device}/state", self.prefix)
     }

@@ -160,3 +160,23 @@ pub fn shared_data(relative: &str, marker: &str) -> Option<std::path::PathBuf> {
     eprintln!("skipped: {} is not here", dir.display());
     None
 }
+
+/// The installed Chromium, or `None` (a skip, said on stderr) — a failure
+/// instead when FACEREC_REQUIRE_CHROMIUM is set, as CI does.
+pub fn chromium(check: &str) -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        if std::env::var_os("FACEREC_REQUIRE_CHROMIUM").is_some() {
+            panic!("chromium is not installed and FACEREC_REQUIRE_CHROMIUM is set");
+        }
+        eprintln!("chromium is not installed (`apt-get install chromium`): skipping {check}");
+    }
+    found
+}

@@ -174,7 +174,12 @@ async fn invalid_codes_and_bodies_are_422_with_the_reason() {
             json!({"domain_code": "greece", "default_country": "Hellas"}),
         )
         .await;
-    assert!(problem(bad_country, 422).await.contains("Hellas"));
+    let bad_country = json(bad_country, 422).await;
+    assert!(bad_country["detail"].as_str().unwrap().contains("Hellas"));
+    // Forms show the detail next to the field the problem names.
+    assert_eq!(bad_country["field"], "default_country", "{bad_country}");
+    let bad_code = json(node.create("ser bia").await, 422).await;
+    assert_eq!(bad_code["field"], "domain_code", "{bad_code}");
     let bad_pack = node
         .post_json(
             "/api/domains",

@@ -511,21 +511,7 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
 
 /// Loads `/live` in headless Chromium and reads the names it drew.
 async fn check_live_page(edge: &Node) {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            std::process::Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(chromium) = chromium else {
-        if std::env::var_os("FACEREC_REQUIRE_CHROMIUM").is_some() {
-            panic!("chromium is not installed and FACEREC_REQUIRE_CHROMIUM is set");
-        }
-        eprintln!(
-            "chromium is not installed (`apt-get install chromium`): skipping the /live page check"
-        );
+    let Some(chromium) = chromium("the /live page check") else {
         return;
     };
     let profile = tempfile::tempdir().unwrap();

@@ -4,6 +4,8 @@
 
 mod common;
 
+mod console;
+
 mod candidates_api;
 mod cli;
 mod client_isolation;

@@ -192,6 +192,32 @@ pub(crate) fn delete_person_embeddings(
     Ok(ids.len() as u64)
 }
 
+/// Deletes a person's embeddings made from image `image_id`; how many.
+pub(crate) fn delete_image_embeddings(
+    txn: &redb::WriteTransaction,
+    d: &str,
+    person: &PersonId,
+    image_id: u64,
+) -> StorageResult<u64> {
+    let p = person.as_str();
+    let mut by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+    let mut table = txn.open_table(EMBEDDINGS)?;
+    let mut ids = Vec::new();
+    for item in by_person.range((d, p, 0u64)..=(d, p, u64::MAX))? {
+        let id = item?.0.value().2;
+        if let Some(v) = table.get((d, id))?
+            && decode(d, id, v.value())?.image_id == Some(image_id)
+        {
+            ids.push(id);
+        }
+    }
+    for id in &ids {
+        table.remove((d, *id))?;
+        by_person.remove((d, p, *id))?;
+    }
+    Ok(ids.len() as u64)
+}
+
 /// Records that `domain`'s embeddings changed in this transaction.
 pub(crate) fn bump_revision(txn: &redb::WriteTransaction, domain: &str) -> StorageResult<u64> {
     let mut meta = txn.open_table(META)?;

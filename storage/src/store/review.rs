@@ -8,7 +8,10 @@ use super::Store;
 use super::batches::insert_next_batch;
 use super::codec::{decode, encode};
 use super::domains::read_domain;
-use super::embeddings::{NewEmbedding, bump_revision, delete_person_embeddings, insert_embeddings};
+use super::embeddings::{
+    NewEmbedding, bump_revision, delete_image_embeddings, delete_person_embeddings,
+    insert_embeddings,
+};
 use super::people::put_person;
 use crate::code::{DomainCode, PersonId};
 use crate::error::{StorageError, StorageResult};
@@ -144,6 +147,67 @@ impl Store {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Takes one face away from a person after review ("not this
+    /// person"), in one transaction: the image's embeddings are deleted,
+    /// the image is rejected with `reason`, and a person already published
+    /// becomes `approved` again, so the next batch sends the faces left
+    /// (an edge replaces a person's faces with a batch's). Returns how many
+    /// faces the person keeps. Files are the caller's to delete after this
+    /// commits.
+    pub fn remove_face(
+        &self,
+        domain: &DomainCode,
+        person: &PersonId,
+        image_id: u64,
+        reason: &str,
+    ) -> StorageResult<u64> {
+        let d = domain.as_str();
+        let txn = self.db.begin_write()?;
+        let stored = load_person(&txn, d, person.as_str())?;
+        let image = {
+            let table = txn.open_table(IMAGES)?;
+            let got = table.get((d, image_id))?;
+            match got {
+                Some(v) => decode::<Image>("images", format!("{d}/{image_id}"), v.value())?,
+                None => {
+                    return Err(StorageError::UnknownImage {
+                        domain: d.to_string(),
+                        id: image_id,
+                    });
+                }
+            }
+        };
+        if &image.person != person {
+            return Err(StorageError::Conflict(format!(
+                "image {image_id} is not one of '{person}''s photos"
+            )));
+        }
+        if delete_image_embeddings(&txn, d, person, image_id)? == 0 {
+            return Err(StorageError::Conflict(format!(
+                "image {image_id} of '{person}' is not one of the person's approved faces"
+            )));
+        }
+        bump_revision(&txn, d)?;
+        set_image_status_in(
+            &txn,
+            d,
+            image_id,
+            ImageStatus::Rejected,
+            Some(reason.to_string()),
+        )?;
+        if stored.status == PersonStatus::Production {
+            set_person_status_in(&txn, stored, PersonStatus::Approved)?;
+        }
+        let left = {
+            let by_person = txn.open_table(EMBEDDINGS_BY_PERSON)?;
+            by_person
+                .range((d, person.as_str(), 0u64)..=(d, person.as_str(), u64::MAX))?
+                .count() as u64
+        };
+        txn.commit()?;
+        Ok(left)
     }
 
     /// Erases a person in one transaction: embeddings removed, images and
