@@ -255,13 +255,24 @@ async fn the_console_reviews_and_publishes_end_to_end() {
         );
         console.screenshot("review.png");
 
-        // Approve person_05 with the button…
-        console.click(&format!("{} .approve-person", section("person_05")));
+        // Approve person_05 by ticking it from the keyboard (j: next
+        // person, x: tick) and approving the ticked people…
+        console.wait(
+            "the first person focused",
+            "document.querySelector('section.person').classList.contains('focused')",
+        );
+        let ticked = format!("document.querySelector('{} input.pick').checked", section("person_05"));
+        while console.js(&format!("document.querySelector('{}').classList.contains('focused')", section("person_05"))) != Value::Bool(true) {
+            console.tab.press_key("j").unwrap();
+        }
+        console.tab.press_key("x").unwrap();
+        console.wait("person_05 ticked", &ticked);
+        console.click("#approve-ticked");
         console.wait(
             "person_05 approved",
             &format!("!document.querySelector('{}')", section("person_05")),
         );
-        // …and reject person_03 with the keyboard (the focused person).
+        // …and reject person_03 with the keyboard (now the focused person).
         console.wait(
             "person_03 focused",
             &format!("document.querySelector('{}').classList.contains('focused')", section("person_03")),

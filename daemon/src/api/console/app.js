@@ -380,13 +380,17 @@ async function reviewPage(code) {
   const jobs = jobsPanel(code, (j) => { if (j.kind === "process" || j.kind === "reembed") load(); });
   let focus = { person: 0, face: -1 };
 
-  const decide = async (verb, person, images) => {
-    const body = { domain: code, people: [person] };
+  // One person (optionally only some of their faces) or several whole people.
+  const decide = async (verb, people, images) => {
+    const body = { domain: code, people };
     if (images && images.length) body.images = images;
+    const who = people.length === 1 ? people[0] : `${people.length} people`;
     const report = await attempt(() => api("POST", `/api/training/${verb}`, body),
-      (r) => `${verb === "approve" ? "Approved" : "Rejected"} ${r.faces} face${r.faces === 1 ? "" : "s"} of ${person}`);
+      (r) => `${verb === "approve" ? "Approved" : "Rejected"} ${r.faces} face${r.faces === 1 ? "" : "s"} of ${who}`);
     if (report) load();
   };
+  const checked = () => [...staged.querySelectorAll("input.pick:checked")].map((c) => c.closest("section.person").dataset.person);
+  const bulk = (verb) => { const people = checked(); if (people.length) decide(verb, people); else toast("Tick the people first", true); };
   const selected = (section) => [...section.querySelectorAll("figure.face.selected")].map((f) => Number(f.dataset.image));
 
   const personCard = (entry) => {
@@ -399,14 +403,15 @@ async function reviewPage(code) {
     picture(`/api/domains/${code}/images/${f.image_id}/face`, `face ${f.image_id} of ${p.display_name}`),
     h("figcaption", {}, h("span", {}, `#${f.image_id} · ${f.score.toFixed(2)}`),
       h("span", {},
-        h("button", { type: "button", class: "approve-face", title: "approve this face", onclick: () => decide("approve", p.id, [f.image_id]) }, "✓"),
-        h("button", { type: "button", class: "reject-face", title: "reject this face", onclick: () => decide("reject", p.id, [f.image_id]) }, "✗")))));
+        h("button", { type: "button", class: "approve-face", title: "approve this face", onclick: () => decide("approve", [p.id], [f.image_id]) }, "✓"),
+        h("button", { type: "button", class: "reject-face", title: "reject this face", onclick: () => decide("reject", [p.id], [f.image_id]) }, "✗")))));
     const refused = entry.refused.map((r) => h("li", { dataset: { image: r.image_id } },
       r.reason.startsWith("outlier") ? h("span", { class: "badge outlier" }, "outlier") : null, " ",
       `image ${r.image_id}: ${r.reason} `,
       h("button", { type: "button", class: "show-photo", onclick: () => showPhoto(code, r.image_id) }, "photo")));
     section.append(...[
       h("div", { class: "head" },
+        h("input", { type: "checkbox", class: "pick", title: "tick for Approve / Reject ticked people", disabled: !entry.staged.length }),
         h("strong", { class: "name" }, p.display_name), h("span", { class: "muted" }, p.id),
         p.wikidata_id ? h("span", { class: "muted" }, p.wikidata_id) : null,
         h("span", { class: "badge" }, p.status),
@@ -414,9 +419,9 @@ async function reviewPage(code) {
       h("div", { class: "faces" }, faces),
       h("div", { class: "row" },
         h("button", { type: "button", class: "primary approve-person", disabled: !entry.staged.length,
-          onclick: () => decide("approve", p.id, selected(section)) }, "Approve"),
+          onclick: () => decide("approve", [p.id], selected(section)) }, "Approve"),
         h("button", { type: "button", class: "danger reject-person",
-          onclick: () => decide("reject", p.id, selected(section)) }, "Reject"),
+          onclick: () => decide("reject", [p.id], selected(section)) }, "Reject"),
         h("span", { class: "hint" }, "the selected faces, or all of them when none is selected")),
       refused.length ? h("details", { class: "refused" }, h("summary", {}, `Refused images (${refused.length})`), h("ul", {}, refused)) : null,
     ].filter(Boolean));
@@ -459,6 +464,7 @@ async function reviewPage(code) {
       a: () => current.querySelector(".approve-person").click(),
       r: () => current.querySelector(".reject-person").click(),
       o: () => { if (faces[focus.face]) faces[focus.face].dispatchEvent(new MouseEvent("dblclick")); },
+      x: () => { const pick = current.querySelector("input.pick"); if (!pick.disabled) pick.checked = !pick.checked; },
     };
     keys.ArrowDown = keys.j; keys.ArrowUp = keys.k; keys.ArrowRight = keys.l; keys.ArrowLeft = keys.h;
     if (keys[e.key]) { e.preventDefault(); keys[e.key](); paintFocus(); }
@@ -492,8 +498,11 @@ async function reviewPage(code) {
     h("div", { class: "card" }, h("strong", {}, "Add photos"), upload),
     h("h2", {}, "Jobs"), jobs.box,
     h("h2", {}, "Waiting for review"),
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "approve-ticked", onclick: () => bulk("approve") }, "Approve ticked people"),
+      h("button", { type: "button", id: "reject-ticked", class: "danger", onclick: () => bulk("reject") }, "Reject ticked people")),
     h("p", { class: "hint" }, "Keys: ", h("kbd", {}, "j"), "/", h("kbd", {}, "k"), " person, ", h("kbd", {}, "h"), "/", h("kbd", {}, "l"), " face, ",
-      h("kbd", {}, "space"), " select, ", h("kbd", {}, "a"), " approve, ", h("kbd", {}, "r"), " reject, ", h("kbd", {}, "o"), " source photo. Double-click a face for its photo."),
+      h("kbd", {}, "space"), " select, ", h("kbd", {}, "x"), " tick the person, ", h("kbd", {}, "a"), " approve, ", h("kbd", {}, "r"), " reject, ", h("kbd", {}, "o"), " source photo. Double-click a face for its photo."),
     staged);
   load();
 }
