@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use facerec_storage::{DomainCode, EMBEDDING_DIM, Embedding, PersonId};
 use hnsw_rs::hnswio::HnswIo;
@@ -40,6 +40,9 @@ pub struct DomainIndex {
     pack: std::sync::OnceLock<String>,
     hnsw: Hnsw<'static, f32, DistL2>,
     points: RwLock<Points>,
+    /// Held by the one apply that inserts into `hnsw` at a time (data ids
+    /// are positions in `points.records`, handed out in order).
+    applying: Mutex<()>,
 }
 
 /// What each graph point belongs to, indexed by its hnsw_rs id, with the
@@ -112,6 +115,7 @@ impl DomainIndex {
                 Vec::with_capacity(expected),
                 QueryGraph::empty(EMBEDDING_DIM),
             )),
+            applying: Mutex::new(()),
         }
     }
 
@@ -151,27 +155,43 @@ impl DomainIndex {
 
     /// Adds embeddings and removes people as one step: a concurrent query
     /// sees all of it or none of it (how a batch is applied).
+    ///
+    /// Searches go on while the graph grows: they walk the current query
+    /// copy, and the write lock is held only to swap in the patched copy
+    /// with the new points and the removals (at 75,000 points, inserting
+    /// a 500-descriptor delta takes a few hundred milliseconds, which no
+    /// live query should wait for). Appliers are serialised.
     pub fn apply(&self, added: &[Embedding], removed: &[PersonId]) {
+        let _one_at_a_time = self.applying.lock().expect("apply lock");
+        let start = self.points.read().expect("index lock").records.len();
+        let graph = if added.is_empty() {
+            None
+        } else {
+            let batch: Vec<(&Vec<f32>, usize)> = added
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (&e.vector, start + i))
+                .collect();
+            self.hnsw.parallel_insert(&batch);
+            Some(
+                self.points
+                    .read()
+                    .expect("index lock")
+                    .graph
+                    .patched(&self.hnsw),
+            )
+        };
         let mut points = self.points.write().expect("index lock");
         for person in removed {
             points.bury(person);
         }
-        let embeddings = added;
-        let start = points.records.len();
-        let batch: Vec<(&Vec<f32>, usize)> = embeddings
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (&e.vector, start + i))
-            .collect();
-        points.records.extend(embeddings.iter().map(|e| Point {
+        points.records.extend(added.iter().map(|e| Point {
             embedding_id: e.id,
             person: e.person.clone(),
             dead: false,
         }));
-        if !batch.is_empty() {
-            self.hnsw.parallel_insert(&batch);
-            // Inserting rewires existing points' links too: copy it all.
-            points.graph = QueryGraph::copy_of(&self.hnsw, EMBEDDING_DIM);
+        if let Some(graph) = graph {
+            points.graph = graph;
         }
     }
 
@@ -241,7 +261,9 @@ impl DomainIndex {
         last_batch_seq: Option<u64>,
     ) -> std::io::Result<Manifest> {
         fs::create_dir_all(dir)?;
-        // Held for reading: no add can interleave with the dump.
+        // No apply can interleave with the dump: the graph and the records
+        // written are of one state.
+        let _no_apply = self.applying.lock().expect("apply lock");
         let points = self.points.read().expect("index lock");
         let generation = new_generation(dir, revision);
         let gen_dir = dir.join(&generation);
@@ -359,6 +381,7 @@ impl DomainIndex {
                 domain,
                 hnsw,
                 points: RwLock::new(points),
+                applying: Mutex::new(()),
             },
             manifest,
         ))
