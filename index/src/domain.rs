@@ -2,26 +2,24 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::panic::AssertUnwindSafe;
+use std::io::Write;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use facerec_storage::{DomainCode, EMBEDDING_DIM, Embedding, PersonId};
-use hnsw_rs::hnswio::HnswIo;
-use hnsw_rs::prelude::{AnnT, DistL2, Hnsw};
+use hnsw_rs::prelude::{DistL2, Hnsw};
 
-use crate::graph::QueryGraph;
+use crate::graph::{M, MAX_LAYERS, QueryGraph};
+use crate::insert::EF_CONSTRUCTION;
 use crate::persist::{
-    DumpProblem, GRAPH_BASENAME, Manifest, POINTS_FILE, PointRecord, commit_manifest,
+    DumpProblem, FORMAT, GRAPH_FILE, Manifest, POINTS_FILE, PointRecord, commit_manifest,
     new_generation, read_points, sha256_file, verify_files, write_points,
 };
 use crate::score::SearchParams;
 
-/// HNSW construction parameters: 16 links per node and a construction
-/// breadth of 200 give recall@1 near 1.0 on face descriptors.
-const MAX_CONNECTIONS: usize = 16;
-const EF_CONSTRUCTION: usize = 200;
-const MAX_LAYERS: usize = 16;
+/// A delta at least this large against the graph it joins is built into a
+/// whole new graph on all cores rather than inserted point by point.
+const REBUILD_SHARE: f64 = 0.5;
 
 type Point = PointRecord;
 
@@ -29,8 +27,9 @@ type Point = PointRecord;
 /// searches run; a removed person's points stay in the graph as tombstones,
 /// filtered out of every result, until the index is rebuilt.
 ///
-/// hnsw_rs owns the graph (inserts, dumps, loads); queries run on a
-/// [`QueryGraph`] copy of it, refreshed whenever points are added.
+/// The graph is a [`QueryGraph`]: hnsw_rs builds whole graphs on all cores
+/// and is then dropped; a delta is inserted into a copy of the graph that
+/// is swapped in whole.
 pub struct DomainIndex {
     domain: DomainCode,
     /// The model pack of every vector in it (unset: the domain has never
@@ -38,10 +37,9 @@ pub struct DomainIndex {
     /// once: a domain changes pack only by a snapshot, which builds a new
     /// index.
     pack: std::sync::OnceLock<String>,
-    hnsw: Hnsw<'static, f32, DistL2>,
     points: RwLock<Points>,
-    /// Held by the one apply that inserts into `hnsw` at a time (data ids
-    /// are positions in `points.records`, handed out in order).
+    /// Held by the one apply that grows the graph at a time (point ids are
+    /// positions in `points.records`, handed out in order).
     applying: Mutex<()>,
 }
 
@@ -101,29 +99,36 @@ pub struct PersonHit {
 
 impl DomainIndex {
     pub fn new(domain: DomainCode, expected: usize) -> Self {
+        Self::of(
+            domain,
+            Points::new(
+                Vec::with_capacity(expected),
+                QueryGraph::empty(EMBEDDING_DIM),
+            ),
+        )
+    }
+
+    fn of(domain: DomainCode, points: Points) -> Self {
         Self {
             pack: Default::default(),
             domain,
-            hnsw: Hnsw::new(
-                MAX_CONNECTIONS,
-                expected.max(1000),
-                MAX_LAYERS,
-                EF_CONSTRUCTION,
-                DistL2 {},
-            ),
-            points: RwLock::new(Points::new(
-                Vec::with_capacity(expected),
-                QueryGraph::empty(EMBEDDING_DIM),
-            )),
+            points: RwLock::new(points),
             applying: Mutex::new(()),
         }
     }
 
     /// Builds the index of `embeddings` (inserted on all cores).
     pub fn build(domain: DomainCode, embeddings: &[Embedding]) -> Self {
-        let index = Self::new(domain, embeddings.len());
-        index.add(embeddings);
-        index
+        let vectors: Vec<&[f32]> = embeddings.iter().map(|e| e.vector.as_slice()).collect();
+        let records = embeddings
+            .iter()
+            .map(|e| Point {
+                embedding_id: e.id,
+                person: e.person.clone(),
+                dead: false,
+            })
+            .collect();
+        Self::of(domain, Points::new(records, whole_graph(&vectors)))
     }
 
     pub fn domain(&self) -> &DomainCode {
@@ -156,31 +161,17 @@ impl DomainIndex {
     /// Adds embeddings and removes people as one step: a concurrent query
     /// sees all of it or none of it (how a batch is applied).
     ///
-    /// Searches go on while the graph grows: they walk the current query
-    /// copy, and the write lock is held only to swap in the patched copy
-    /// with the new points and the removals (at 75,000 points, inserting
-    /// a 500-descriptor delta takes a few hundred milliseconds, which no
-    /// live query should wait for). Appliers are serialised.
+    /// Searches go on while the graph grows: they walk the current graph,
+    /// and the write lock is held only to swap in the grown copy with the
+    /// new points and the removals (inserting a 500-descriptor delta takes
+    /// a few hundred milliseconds at 75,000 points, which no live query
+    /// should wait for). Appliers are serialised.
     pub fn apply(&self, added: &[Embedding], removed: &[PersonId]) {
         let _one_at_a_time = self.applying.lock().expect("apply lock");
-        let start = self.points.read().expect("index lock").records.len();
-        let graph = if added.is_empty() {
-            None
-        } else {
-            let batch: Vec<(&Vec<f32>, usize)> = added
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (&e.vector, start + i))
-                .collect();
-            self.hnsw.parallel_insert(&batch);
-            Some(
-                self.points
-                    .read()
-                    .expect("index lock")
-                    .graph
-                    .patched(&self.hnsw),
-            )
-        };
+        let graph = (!added.is_empty()).then(|| {
+            let current = self.points.read().expect("index lock").graph.clone();
+            grown(current, added)
+        });
         let mut points = self.points.write().expect("index lock");
         for person in removed {
             points.bury(person);
@@ -269,14 +260,12 @@ impl DomainIndex {
         let gen_dir = dir.join(&generation);
         fs::create_dir_all(&gen_dir)?;
         write_points(&gen_dir.join(POINTS_FILE), &points.records)?;
-        let mut names = vec![POINTS_FILE.to_string()];
-        if !points.records.is_empty() {
-            self.hnsw
-                .file_dump(&gen_dir, GRAPH_BASENAME)
-                .map_err(|e| std::io::Error::other(format!("hnsw dump: {e}")))?;
-            names.push(format!("{GRAPH_BASENAME}.hnsw.graph"));
-            names.push(format!("{GRAPH_BASENAME}.hnsw.data"));
+        {
+            let mut file = fs::File::create(gen_dir.join(GRAPH_FILE))?;
+            file.write_all(&crate::graph_file::to_bytes(&points.graph))?;
+            file.sync_all()?;
         }
+        let names = [POINTS_FILE.to_string(), GRAPH_FILE.to_string()];
         let mut files = BTreeMap::new();
         for name in names {
             let path = gen_dir.join(&name);
@@ -284,7 +273,7 @@ impl DomainIndex {
             files.insert(name, sha256_file(&path)?);
         }
         let manifest = Manifest {
-            format: 1,
+            format: FORMAT,
             domain: self.domain.to_string(),
             revision,
             count: points.live() as u64,
@@ -341,31 +330,21 @@ impl DomainIndex {
         manifest: Manifest,
     ) -> Result<(Self, Manifest), DumpProblem> {
         let gen_dir = verify_files(dir, &manifest)?;
-        let points = read_points(&gen_dir.join(POINTS_FILE))?;
-        if points.is_empty() && manifest.count == 0 {
-            return Ok((Self::new(domain, 0), manifest));
-        }
-        // hnsw_rs ties a loaded graph's lifetime to its loader; the loader is
-        // small and loads happen once per domain per start, so it is leaked.
-        let loader: &'static HnswIo = Box::leak(Box::new(HnswIo::new(&gen_dir, GRAPH_BASENAME)));
+        let records = read_points(&gen_dir.join(POINTS_FILE))?;
         let corrupt = |reason: String| DumpProblem::Corrupt {
-            file: format!("{GRAPH_BASENAME}.hnsw.*"),
+            file: GRAPH_FILE.into(),
             reason,
         };
-        // Its loader asserts on malformed input; a panic here is a bad file.
-        let hnsw = std::panic::catch_unwind(AssertUnwindSafe(move || {
-            loader.load_hnsw_with_dist::<f32, DistL2>(DistL2 {})
-        }))
-        .map_err(|_| corrupt("the graph loader rejected it".into()))?
-        .map_err(|e| corrupt(e.to_string()))?;
-        if hnsw.get_nb_point() != points.len() {
+        let bytes = fs::read(gen_dir.join(GRAPH_FILE)).map_err(|e| corrupt(e.to_string()))?;
+        let graph = crate::graph_file::from_bytes(&bytes, EMBEDDING_DIM).map_err(corrupt)?;
+        if graph.len() != records.len() {
             return Err(corrupt(format!(
-                "graph has {} points, points.bin {}",
-                hnsw.get_nb_point(),
-                points.len()
+                "graph has {} points, {POINTS_FILE} {}",
+                graph.len(),
+                records.len()
             )));
         }
-        let mut points = Points::new(points, QueryGraph::empty(EMBEDDING_DIM));
+        let points = Points::new(records, graph);
         if points.live() as u64 != manifest.count {
             return Err(corrupt(format!(
                 "{} live points, manifest says {}",
@@ -373,17 +352,35 @@ impl DomainIndex {
                 manifest.count
             )));
         }
-        // Copied only once the dump is known to be whole.
-        points.graph = QueryGraph::copy_of(&hnsw, EMBEDDING_DIM);
-        Ok((
-            Self {
-                pack: Default::default(),
-                domain,
-                hnsw,
-                points: RwLock::new(points),
-                applying: Mutex::new(()),
-            },
-            manifest,
-        ))
+        Ok((Self::of(domain, points), manifest))
     }
+}
+
+/// A whole graph of `vectors` (point `i` is `vectors[i]`), built by hnsw_rs
+/// on all cores and copied into the compact layout; hnsw_rs's structures
+/// are dropped here.
+fn whole_graph(vectors: &[&[f32]]) -> QueryGraph {
+    if vectors.is_empty() {
+        return QueryGraph::empty(EMBEDDING_DIM);
+    }
+    let hnsw = Hnsw::<f32, DistL2>::new(M, vectors.len(), MAX_LAYERS, EF_CONSTRUCTION, DistL2 {});
+    let batch: Vec<(&[f32], usize)> = vectors.iter().copied().zip(0..).collect();
+    hnsw.parallel_insert_slice(&batch);
+    QueryGraph::copy_of(&hnsw, EMBEDDING_DIM)
+}
+
+/// `graph` with `added` as its next points: inserted one by one for a
+/// delta, or a whole new graph when the delta is large against it.
+fn grown(mut graph: QueryGraph, added: &[Embedding]) -> QueryGraph {
+    if added.len() as f64 >= REBUILD_SHARE * graph.len() as f64 {
+        let all: Vec<&[f32]> = (0..graph.len() as u32)
+            .map(|i| graph.vector(i))
+            .chain(added.iter().map(|e| e.vector.as_slice()))
+            .collect();
+        return whole_graph(&all);
+    }
+    for e in added {
+        graph.insert(&e.vector);
+    }
+    graph
 }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! manifest.json          which generation is current, and what it holds
-//! gen-{revision}-{n}/    graph.hnsw.graph, graph.hnsw.data (hnsw_rs), points.bin
+//! gen-{revision}-{n}/    graph.bin (the compact graph), points.bin
 //! ```
 //!
 //! A dump is written into a fresh generation folder and only then named by
@@ -25,9 +25,11 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub(crate) const MANIFEST: &str = "manifest.json";
-pub(crate) const GRAPH_BASENAME: &str = "graph";
+pub(crate) const GRAPH_FILE: &str = "graph.bin";
 pub(crate) const POINTS_FILE: &str = "points.bin";
-const FORMAT: u32 = 1;
+/// 2: the compact graph (`graph.bin`); 1 was hnsw_rs's own files, which
+/// this build no longer reads (such a dump is rebuilt once from redb).
+pub(crate) const FORMAT: u32 = 2;
 const POINTS_MAGIC: &[u8; 8] = b"FRPOINT1";
 
 /// What a dump holds and which database state it reflects.
@@ -120,16 +122,10 @@ pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest, DumpProblem> {
     Ok(manifest)
 }
 
-/// Checks every file of the manifest against its sha256. The graph files
-/// are absent only for an empty index (hnsw_rs cannot dump an empty graph).
+/// Checks every file of the manifest against its sha256.
 pub(crate) fn verify_files(dir: &Path, manifest: &Manifest) -> Result<PathBuf, DumpProblem> {
     let generation = dir.join(&manifest.generation);
-    let mut required = vec![POINTS_FILE.to_string()];
-    if manifest.count > 0 {
-        required.push(format!("{GRAPH_BASENAME}.hnsw.graph"));
-        required.push(format!("{GRAPH_BASENAME}.hnsw.data"));
-    }
-    for name in &required {
+    for name in [POINTS_FILE, GRAPH_FILE] {
         if !manifest.files.contains_key(name) {
             return Err(DumpProblem::BadManifest(format!("no checksum for {name}")));
         }

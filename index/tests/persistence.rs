@@ -108,7 +108,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
         assert_eq!(found(&set, &d, 5_000), None, "a stranger is unknown");
     }
     // Flip one byte of the graph's data file: detected, rebuilt, correct.
-    let data = generation_dir(root.path()).join("graph.hnsw.data");
+    let data = generation_dir(root.path()).join("graph.bin");
     let mut bytes = std::fs::read(&data).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
@@ -117,7 +117,7 @@ fn a_consistent_dump_is_loaded_and_a_corrupt_one_is_rebuilt() {
         let store = Arc::new(Store::open(root.path()).unwrap());
         let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
         assert!(
-            matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "graph.hnsw.data"),
+            matches!(&reports[0].source, IndexSource::Rebuilt(DumpProblem::Corrupt { file, .. }) if file == "graph.bin"),
             "{:?}",
             reports[0].source
         );
