@@ -25,6 +25,10 @@ pub struct Metrics {
     /// `refused` (signature, format) or kept `waiting` for the definitions
     /// of domains they inherit.
     pub sync_definitions: IntCounterVec,
+    /// `domain`, `source`: snapshots whose search graph came `from_hub`
+    /// or was `built` on the edge (an older hub, or a graph that did not
+    /// fit what was stored).
+    pub sync_snapshot_graphs: IntCounterVec,
     applied_seq: IntGaugeVec,
     head_seq: IntGaugeVec,
     sync_lag: IntGaugeVec,
@@ -201,6 +205,11 @@ impl Metrics {
                 "sync_batches_total",
                 "Batches an edge applied or rejected",
                 &["domain", "outcome"],
+            ),
+            sync_snapshot_graphs: counter(
+                "sync_snapshot_graphs_total",
+                "Snapshots whose search graph came from the hub or was built on the edge",
+                &["domain", "source"],
             ),
             sync_pack_refusals: counter(
                 "sync_pack_refusals_total",

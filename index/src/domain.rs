@@ -131,6 +131,34 @@ impl DomainIndex {
         Self::of(domain, Points::new(records, whole_graph(&vectors)))
     }
 
+    /// The index of `embeddings` (in the order their graph was built in)
+    /// with the graph a hub built for them and shipped without vectors
+    /// (see [`ShippedGraph`]), or why it cannot be used.
+    pub fn with_shipped_graph(
+        domain: DomainCode,
+        embeddings: &[Embedding],
+        shipped: &ShippedGraph,
+    ) -> Result<Self, String> {
+        let digest = vectors_digest(embeddings.iter().map(|e| e.vector.as_slice()));
+        if digest != shipped.vectors_sha256 {
+            return Err("it was built over other vectors, or in another order".into());
+        }
+        let vectors: Vec<f32> = embeddings
+            .iter()
+            .flat_map(|e| e.vector.iter().copied())
+            .collect();
+        let graph = crate::graph_file::from_bytes(&shipped.links, EMBEDDING_DIM, Some(vectors))?;
+        let records = embeddings
+            .iter()
+            .map(|e| Point {
+                embedding_id: e.id,
+                person: e.person.clone(),
+                dead: false,
+            })
+            .collect();
+        Ok(Self::of(domain, Points::new(records, graph)))
+    }
+
     pub fn domain(&self) -> &DomainCode {
         &self.domain
     }
@@ -262,7 +290,7 @@ impl DomainIndex {
         write_points(&gen_dir.join(POINTS_FILE), &points.records)?;
         {
             let mut file = fs::File::create(gen_dir.join(GRAPH_FILE))?;
-            file.write_all(&crate::graph_file::to_bytes(&points.graph))?;
+            file.write_all(&crate::graph_file::to_bytes(&points.graph, true))?;
             file.sync_all()?;
         }
         let names = [POINTS_FILE.to_string(), GRAPH_FILE.to_string()];
@@ -336,7 +364,7 @@ impl DomainIndex {
             reason,
         };
         let bytes = fs::read(gen_dir.join(GRAPH_FILE)).map_err(|e| corrupt(e.to_string()))?;
-        let graph = crate::graph_file::from_bytes(&bytes, EMBEDDING_DIM).map_err(corrupt)?;
+        let graph = crate::graph_file::from_bytes(&bytes, EMBEDDING_DIM, None).map_err(corrupt)?;
         if graph.len() != records.len() {
             return Err(corrupt(format!(
                 "graph has {} points, {POINTS_FILE} {}",
@@ -383,4 +411,37 @@ fn grown(mut graph: QueryGraph, added: &[Embedding]) -> QueryGraph {
         graph.insert(&e.vector);
     }
     graph
+}
+
+/// A graph a hub built once for a snapshot, for every edge to use instead
+/// of building its own: the links (`graph_file` bytes without vectors) and
+/// the sha256 of the vectors it was built over, in order, which the edge
+/// checks against what it stored before using the links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShippedGraph {
+    pub links: Vec<u8>,
+    pub vectors_sha256: String,
+}
+
+impl ShippedGraph {
+    /// Builds the graph of `vectors` (on all cores) for shipping.
+    pub fn build<'a>(vectors: impl ExactSizeIterator<Item = &'a [f32]> + Clone) -> Self {
+        let all: Vec<&[f32]> = vectors.clone().collect();
+        Self {
+            links: crate::graph_file::to_bytes(&whole_graph(&all), false),
+            vectors_sha256: vectors_digest(vectors),
+        }
+    }
+}
+
+/// Hex sha256 of the vectors' little-endian bytes, in order.
+fn vectors_digest<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for v in vectors {
+        for x in v {
+            hasher.update(x.to_le_bytes());
+        }
+    }
+    format!("{:x}", hasher.finalize())
 }

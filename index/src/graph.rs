@@ -389,7 +389,11 @@ mod tests {
             .split_off(data.len())
             .iter()
             .filter(|q| {
-                let ids: Vec<usize> = graph.search(q, 5, 100, |_| true).iter().map(|f| f.id).collect();
+                let ids: Vec<usize> = graph
+                    .search(q, 5, 100, |_| true)
+                    .iter()
+                    .map(|f| f.id)
+                    .collect();
                 ids == exact(data, q, 5, None)
             })
             .count()
@@ -405,7 +409,10 @@ mod tests {
         }
         assert_eq!(graph.len(), 4_000);
         let same = agreement(&graph, &data);
-        assert!(same >= 97, "only {same} of 100 top-5 lists match a full scan");
+        assert!(
+            same >= 97,
+            "only {same} of 100 top-5 lists match a full scan"
+        );
         // Every new point is reachable: it is its own nearest neighbour.
         for (i, v) in data.iter().enumerate().skip(3_000).step_by(37) {
             assert_eq!(graph.search(v, 1, 64, |_| true)[0].id, i);
@@ -416,7 +423,10 @@ mod tests {
             inserted.insert(v);
         }
         let same = agreement(&inserted, &data);
-        assert!(same >= 97, "only {same} of 100 top-5 lists match a full scan");
+        assert!(
+            same >= 97,
+            "only {same} of 100 top-5 lists match a full scan"
+        );
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! A [`QueryGraph`] as a file of a dump (`graph.bin`): the arrays as they
-//! are in memory, little-endian, so loading 75,000 points is reading 50 MB
-//! rather than building anything. Every count and link is checked on
-//! reading (the manifest's sha256 already caught a changed file; this
-//! catches a file written by a broken build).
+//! A [`QueryGraph`] as bytes: the arrays as they are in memory,
+//! little-endian, so loading 75,000 points is reading 50 MB rather than
+//! building anything. A dump writes it whole (`graph.bin`); a snapshot
+//! ships it without the vectors, which the snapshot carries already, and
+//! the edge puts its own copy of them back. Every count and link is
+//! checked on reading (a dump's manifest and a snapshot's signature
+//! already caught a changed file; this catches one written by a broken
+//! build).
 //!
 //! ```text
-//! "FRGRAPH1"  dim u32  n u64  entry: present u8, id u32, layer u32
-//! vectors     n × dim f32
+//! "FRGRAPH1" (with vectors) or "FRLINKS1" (without)
+//! dim u32  n u64  entry: present u8, id u32, layer u32
+//! vectors     n × dim f32 (FRGRAPH1 only)
 //! degree0     n u8
 //! links0      n × M0 u32 (unused slots 0)
 //! upper       count u64, then per point: id u32, layers u8,
@@ -17,12 +21,23 @@ use std::collections::HashMap;
 
 use crate::graph::{M, M0, MAX_LAYERS, QueryGraph};
 
-const MAGIC: &[u8; 8] = b"FRGRAPH1";
+const WITH_VECTORS: &[u8; 8] = b"FRGRAPH1";
+const WITHOUT_VECTORS: &[u8; 8] = b"FRLINKS1";
 
-pub(crate) fn to_bytes(graph: &QueryGraph) -> Vec<u8> {
+/// The graph as bytes, with its vectors or without them.
+pub(crate) fn to_bytes(graph: &QueryGraph, with_vectors: bool) -> Vec<u8> {
     let n = graph.len();
-    let mut out = Vec::with_capacity(32 + graph.vectors.len() * 4 + n * (1 + 4 * M0));
-    out.extend_from_slice(MAGIC);
+    let vector_bytes = if with_vectors {
+        graph.vectors.len() * 4
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(32 + vector_bytes + n * (1 + 4 * M0));
+    out.extend_from_slice(if with_vectors {
+        WITH_VECTORS
+    } else {
+        WITHOUT_VECTORS
+    });
     out.extend_from_slice(&(graph.dim as u32).to_le_bytes());
     out.extend_from_slice(&(n as u64).to_le_bytes());
     let (present, id, layer) = match graph.entry {
@@ -32,8 +47,10 @@ pub(crate) fn to_bytes(graph: &QueryGraph) -> Vec<u8> {
     out.push(present);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&layer.to_le_bytes());
-    for v in &graph.vectors {
-        out.extend_from_slice(&v.to_le_bytes());
+    if with_vectors {
+        for v in &graph.vectors {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
     out.extend_from_slice(&graph.degree0);
     for l in &graph.links0 {
@@ -71,19 +88,35 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 }
 
-/// The graph in `bytes`, of `dim`-dimensional vectors, or why not.
-pub(crate) fn from_bytes(bytes: &[u8], dim: usize) -> Result<QueryGraph, String> {
+/// The graph in `bytes`, of `dim`-dimensional vectors, or why not. Bytes
+/// without vectors take `vectors` (point `i`'s at `i*dim`); bytes with
+/// them take none.
+pub(crate) fn from_bytes(
+    bytes: &[u8],
+    dim: usize,
+    vectors: Option<Vec<f32>>,
+) -> Result<QueryGraph, String> {
     let mut r = Reader { bytes, at: 0 };
-    if r.take(8)? != MAGIC {
-        return Err("bad magic".into());
-    }
+    let magic = r.take(8)?;
+    let with_vectors = match (magic, vectors.is_some()) {
+        (m, false) if m == WITH_VECTORS => true,
+        (m, true) if m == WITHOUT_VECTORS => false,
+        (m, _) if m == WITH_VECTORS || m == WITHOUT_VECTORS => {
+            return Err("vectors given twice, or not at all".into());
+        }
+        _ => return Err("bad magic".into()),
+    };
     let file_dim = r.u32()? as usize;
     if file_dim != dim {
         return Err(format!("vectors of {file_dim} dimensions, not {dim}"));
@@ -91,7 +124,10 @@ pub(crate) fn from_bytes(bytes: &[u8], dim: usize) -> Result<QueryGraph, String>
     let n = r.u64()? as usize;
     // Every point needs at least its vector: a count the file cannot hold
     // is refused before anything is allocated for it.
-    if n.checked_mul(dim * 4 + 1 + 4 * M0).is_none_or(|need| need > bytes.len()) {
+    let per_point = if with_vectors { dim * 4 } else { 0 } + 1 + 4 * M0;
+    if n.checked_mul(per_point)
+        .is_none_or(|need| need > bytes.len())
+    {
         return Err(format!("{n} points cannot fit in {} bytes", bytes.len()));
     }
     let present = r.u8()?;
@@ -101,11 +137,21 @@ pub(crate) fn from_bytes(bytes: &[u8], dim: usize) -> Result<QueryGraph, String>
         1 if (entry_id as usize) < n && entry_layer < MAX_LAYERS => Some((entry_id, entry_layer)),
         _ => return Err("invalid entry point".into()),
     };
-    let vectors: Vec<f32> = r
-        .take(n * dim * 4)?
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
+    let vectors: Vec<f32> = match vectors {
+        Some(given) if given.len() == n * dim => given,
+        Some(given) => {
+            return Err(format!(
+                "{} points in the graph, {} vectors given",
+                n,
+                given.len() / dim.max(1)
+            ));
+        }
+        None => r
+            .take(n * dim * 4)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect(),
+    };
     if vectors.iter().any(|v| !v.is_finite()) {
         return Err("a vector is not finite".into());
     }
@@ -120,7 +166,10 @@ pub(crate) fn from_bytes(bytes: &[u8], dim: usize) -> Result<QueryGraph, String>
         .collect();
     let in_range = |l: &u32| (*l as usize) < n;
     for i in 0..n {
-        if !links0[i * M0..i * M0 + degree0[i] as usize].iter().all(in_range) {
+        if !links0[i * M0..i * M0 + degree0[i] as usize]
+            .iter()
+            .all(in_range)
+        {
             return Err(format!("point {i} links to a point that does not exist"));
         }
     }
@@ -185,26 +234,55 @@ mod tests {
     fn a_graph_survives_the_round_trip_exactly() {
         for n in [0, 1, 500] {
             let g = graph(n);
-            assert_eq!(from_bytes(&to_bytes(&g), 8).unwrap(), g);
+            assert_eq!(from_bytes(&to_bytes(&g, true), 8, None).unwrap(), g);
+            let links = to_bytes(&g, false);
+            assert_eq!(from_bytes(&links, 8, Some(g.vectors.clone())).unwrap(), g);
+            assert!(from_bytes(&links, 8, None).is_err());
         }
     }
 
     #[test]
     fn damaged_files_are_refused_with_a_reason() {
-        let bytes = to_bytes(&graph(300));
-        assert_eq!(from_bytes(&bytes[..bytes.len() - 3], 8).unwrap_err(), "truncated");
-        assert!(from_bytes(&bytes, 16).unwrap_err().contains("dimensions"));
+        let g = graph(300);
+        let bytes = to_bytes(&g, true);
+        assert_eq!(
+            from_bytes(&bytes[..bytes.len() - 3], 8, None).unwrap_err(),
+            "truncated"
+        );
+        assert!(
+            from_bytes(&bytes, 16, None)
+                .unwrap_err()
+                .contains("dimensions")
+        );
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert_eq!(from_bytes(&trailing, 8).unwrap_err(), "trailing bytes");
+        assert_eq!(
+            from_bytes(&trailing, 8, None).unwrap_err(),
+            "trailing bytes"
+        );
         // A count far past the file's size allocates nothing.
         let mut huge = bytes.clone();
         huge[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(from_bytes(&huge, 8).unwrap_err().contains("cannot fit"));
+        assert!(
+            from_bytes(&huge, 8, None)
+                .unwrap_err()
+                .contains("cannot fit")
+        );
         // A link to a point past the end.
         let links_at = 8 + 4 + 8 + 9 + 300 * 8 * 4 + 300;
         let mut dangling = bytes.clone();
         dangling[links_at..links_at + 4].copy_from_slice(&9_999u32.to_le_bytes());
-        assert!(from_bytes(&dangling, 8).unwrap_err().contains("does not exist"));
+        assert!(
+            from_bytes(&dangling, 8, None)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        // Links for other vectors than those given.
+        let links = to_bytes(&g, false);
+        assert!(
+            from_bytes(&links, 8, Some(vec![0.0; 8 * 299]))
+                .unwrap_err()
+                .contains("vectors given")
+        );
     }
 }

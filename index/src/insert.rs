@@ -65,7 +65,13 @@ impl QueryGraph {
 
     /// The `ef` points closest to `query` on `layer` found from `entries`,
     /// closest first.
-    fn beam(&self, query: &[f32], entries: &[(f32, u32)], ef: usize, layer: usize) -> Vec<(f32, u32)> {
+    fn beam(
+        &self,
+        query: &[f32],
+        entries: &[(f32, u32)],
+        ef: usize,
+        layer: usize,
+    ) -> Vec<(f32, u32)> {
         let mut visited = Visited::new(self.len());
         let mut frontier = BinaryHeap::new();
         let mut best: BinaryHeap<(Dist, u32)> = BinaryHeap::with_capacity(ef + 1);

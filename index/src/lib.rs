@@ -20,7 +20,7 @@ mod persist;
 mod score;
 mod set;
 
-pub use domain::{DomainIndex, PersonHit};
+pub use domain::{DomainIndex, PersonHit, ShippedGraph};
 pub use persist::{DumpProblem, Manifest};
 pub use score::{SearchParams, confidence};
 pub use set::{

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use facerec_storage::{DomainCode, Embedding, PersonId, SearchMode, StorageError, Store};
 use thiserror::Error;
 
-use crate::domain::DomainIndex;
+use crate::domain::{DomainIndex, ShippedGraph};
 use crate::persist::DumpProblem;
 use crate::score::{SearchParams, confidence};
 
@@ -237,8 +237,8 @@ impl IndexSet {
             .name(format!("index-catch-up-{}", slot.domain))
             .spawn(move || {
                 let started = Instant::now();
-                match rebuild_slot(&store, &slot) {
-                    Ok(()) => tracing::info!(domain = %slot.domain,
+                match rebuild_slot(&store, &slot, None) {
+                    Ok(_) => tracing::info!(domain = %slot.domain,
                         secs = format!("{:.1}", started.elapsed().as_secs_f64()),
                         "search index caught up: the rebuilt index replaced the stale one"),
                     Err(e) => tracing::error!(domain = %slot.domain, error = %e,
@@ -383,7 +383,7 @@ impl IndexSet {
                 .name(format!("index-rebuild-{domain}"))
                 .spawn(move || {
                     tracing::info!(domain = %slot.domain, tombstones = dead, "rebuilding search index to drop removed people");
-                    if let Err(e) = rebuild_slot(&store, &slot) {
+                    if let Err(e) = rebuild_slot(&store, &slot, None) {
                         tracing::error!(domain = %slot.domain, error = %e, "background index rebuild failed; the current index stays in use");
                     }
                 })
@@ -394,7 +394,15 @@ impl IndexSet {
 
     /// Rebuilds a domain's index from redb now, swaps it in and saves it.
     pub fn rebuild(&self, domain: &DomainCode) -> Result<(), IndexError> {
-        rebuild_slot(&self.store, &*self.slot(domain)?)
+        rebuild_slot(&self.store, &*self.slot(domain)?, None).map(|_| ())
+    }
+
+    /// Replaces the domain's index after a snapshot with the graph the hub
+    /// shipped in it, checked against the embeddings redb now holds; a
+    /// graph that does not fit them is logged with the reason and the
+    /// index is built here instead. True when the shipped graph was used.
+    pub fn install(&self, domain: &DomainCode, shipped: &ShippedGraph) -> Result<bool, IndexError> {
+        rebuild_slot(&self.store, &*self.slot(domain)?, Some(shipped))
     }
 
     /// Waits until no background rebuild is running (tests, shutdown).
@@ -597,15 +605,33 @@ fn save_slot(store: &Store, slot: &Slot, state: &mut SlotState) -> Result<(), In
     Ok(())
 }
 
-fn rebuild_slot(store: &Store, slot: &Slot) -> Result<(), IndexError> {
+/// Builds the slot's index from redb (or takes `shipped`, when it fits
+/// what redb holds) and swaps it in; true when `shipped` was used.
+fn rebuild_slot(
+    store: &Store,
+    slot: &Slot,
+    shipped: Option<&ShippedGraph>,
+) -> Result<bool, IndexError> {
     let mut state = slot.state.lock().expect("slot state");
     let result = (|| {
         let set = store.domain_embeddings_at_revision(&slot.domain)?;
-        let index = DomainIndex::build(slot.domain.clone(), &set.embeddings).with_pack(set.pack);
+        let from_hub = shipped.and_then(|graph| {
+            DomainIndex::with_shipped_graph(slot.domain.clone(), &set.embeddings, graph)
+                .inspect_err(|reason| {
+                    tracing::warn!(domain = %slot.domain, %reason,
+                        "the snapshot's search graph cannot be used: building it here");
+                })
+                .ok()
+        });
+        let used = from_hub.is_some();
+        let index = from_hub
+            .unwrap_or_else(|| DomainIndex::build(slot.domain.clone(), &set.embeddings))
+            .with_pack(set.pack);
         *slot.current.write().expect("slot lock") = Arc::new(index);
         state.revision = set.revision;
         slot.stale.store(false, std::sync::atomic::Ordering::SeqCst);
-        save_slot(store, slot, &mut state)
+        save_slot(store, slot, &mut state)?;
+        Ok(used)
     })();
     state.rebuilding = false;
     result

@@ -319,3 +319,55 @@ fn a_stale_dump_is_served_at_once_never_answers_the_erased_and_catches_up() {
     assert!(set.catching_up().is_empty());
     assert_eq!(found(&set, &d, 51), Some(person(51)));
 }
+
+/// The graph a hub ships in a snapshot, over the domain's embeddings in
+/// the order redb holds them (a snapshot stores them in its own order).
+fn shipped_for(store: &Store, d: &DomainCode) -> ShippedGraph {
+    let set = store.domain_embeddings_at_revision(d).unwrap();
+    ShippedGraph::build(set.embeddings.iter().map(|e| e.vector.as_slice()))
+}
+
+#[test]
+fn a_shipped_graph_is_used_when_it_fits_and_rebuilt_when_it_does_not() {
+    let root = tempfile::tempdir().unwrap();
+    let d = code("serbia");
+    let store = Arc::new(Store::open(root.path()).unwrap());
+    store.create_domain(NewDomain::named("serbia")).unwrap();
+    enrol(&store, &d, 0..300);
+    let (set, _) = IndexSet::open(store.clone(), std::slice::from_ref(&d), options()).unwrap();
+    let good = shipped_for(&store, &d);
+
+    // Used as shipped, and it answers as the exact nearest neighbour does.
+    assert!(set.install(&d, &good).unwrap());
+    for p in (0..300).step_by(7) {
+        assert_eq!(found(&set, &d, p), Some(person(p)), "person {p}");
+    }
+
+    // Truncated, tampered, or built over other descriptors: refused, and
+    // the index is built here instead — and still answers.
+    let mut truncated = good.clone();
+    truncated.links.truncate(truncated.links.len() / 2);
+    let mut tampered = good.clone();
+    let last = tampered.links.len() - 5;
+    tampered.links[last] ^= 0xFF;
+    let mut other = good.clone();
+    other.vectors_sha256 = "0".repeat(64);
+    for (what, bad) in [
+        ("truncated", truncated),
+        ("tampered", tampered),
+        ("other vectors", other),
+    ] {
+        assert!(!set.install(&d, &bad).unwrap(), "{what} was used");
+        for p in (0..300).step_by(29) {
+            assert_eq!(found(&set, &d, p), Some(person(p)), "{what}: person {p}");
+        }
+    }
+
+    // A shipped graph that was used is dumped like any other: a restart
+    // loads it.
+    assert!(set.install(&d, &good).unwrap());
+    drop(set);
+    let (set, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
+    assert_eq!(reports[0].source, IndexSource::Dump);
+    assert_eq!(found(&set, &d, 42), Some(person(42)));
+}

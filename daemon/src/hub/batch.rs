@@ -79,6 +79,72 @@ pub struct BatchContent {
     pub seq: u64,
     pub added: Vec<BatchPerson>,
     pub removed: Vec<String>,
+    /// A snapshot's search graph, built once on the hub so that no edge
+    /// builds its own (absent in deltas, and in snapshots of older hubs;
+    /// older edges ignore it). Covered by `content_sha256` like the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<ShippedIndex>,
+}
+
+/// The search graph of a snapshot's descriptors, in the order `added`
+/// lists them (people, then each one's descriptors).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShippedIndex {
+    /// `facerec-graph/1`; an edge uses only a format it knows.
+    pub format: String,
+    /// Hex sha256 of the descriptors it was built over, in order.
+    pub vectors_sha256: String,
+    /// Base64 of the graph's links (`index/src/graph_file.rs`, without the
+    /// vectors, which the snapshot carries already).
+    #[serde(with = "bytes_base64")]
+    pub graph: Vec<u8>,
+}
+
+pub const GRAPH_FORMAT: &str = "facerec-graph/1";
+
+impl ShippedIndex {
+    /// Builds the graph of `content`'s descriptors (on all cores; about as
+    /// long as an edge would take, once for every edge).
+    fn of(content: &BatchContent) -> Option<Self> {
+        let vectors = content
+            .added
+            .iter()
+            .flat_map(|p| p.embeddings.iter().map(|e| e.vector.as_slice()));
+        let all: Vec<&[f32]> = vectors.collect();
+        if all.is_empty() {
+            return None;
+        }
+        let graph = facerec_index::ShippedGraph::build(all.iter().copied());
+        Some(Self {
+            format: GRAPH_FORMAT.into(),
+            vectors_sha256: graph.vectors_sha256,
+            graph: graph.links,
+        })
+    }
+
+    /// What the index crate takes, if this build reads its format.
+    pub fn usable(self) -> Option<facerec_index::ShippedGraph> {
+        (self.format == GRAPH_FORMAT).then_some(facerec_index::ShippedGraph {
+            links: self.graph,
+            vectors_sha256: self.vectors_sha256,
+        })
+    }
+}
+
+mod bytes_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        STANDARD
+            .decode(<&str>::deserialize(d)?)
+            .map_err(D::Error::custom)
+    }
 }
 
 /// `batch_metadata.json` and `training_batches/{domain}_{id}.json`.
@@ -223,7 +289,8 @@ fn write_batch_files(
     Ok(manifest_json)
 }
 
-/// Every production person of the domain, as the content of batch `seq`.
+/// Every production person of the domain, as the content of batch `seq`,
+/// with their search graph.
 fn production_content(
     store: &Store,
     domain: &DomainCode,
@@ -233,12 +300,15 @@ fn production_content(
     for person in store.list_people(domain, Some(facerec_storage::PersonStatus::Production))? {
         added.push(person_entry(store, domain, &person.id)?);
     }
-    Ok(BatchContent {
+    let mut content = BatchContent {
         domain: domain.to_string(),
         seq,
         added,
         removed: vec![],
-    })
+        index: None,
+    };
+    content.index = ShippedIndex::of(&content);
+    Ok(content)
 }
 
 /// Makes a signed batch real: its files first (a leftover of a crashed
@@ -340,6 +410,7 @@ pub fn build_delta(
         seq,
         removed: pending.removed.iter().map(PersonId::to_string).collect(),
         added,
+        index: None,
     };
     let (bytes, manifest) = sign(key, &content, BatchKind::Delta, &pack_of(store, domain)?)?;
     commit(
@@ -433,6 +504,7 @@ mod tests {
             seq: 3,
             added: vec![],
             removed: vec!["ana".into()],
+            index: None,
         }
     }
 

@@ -74,18 +74,32 @@ pub fn incoming(manifest: &BatchManifest, content: BatchContent) -> anyhow::Resu
 pub struct ApplyReport {
     pub seq: u64,
     pub descriptors_added: usize,
+    /// A snapshot's search graph came from the hub (not built here).
+    pub graph_from_hub: bool,
     pub searchable: std::time::Instant,
 }
 
-/// Applies `batch` to redb and the index (blocking).
-pub fn apply(store: &Store, index: &IndexSet, batch: IncomingBatch) -> anyhow::Result<ApplyReport> {
+/// Applies `batch` to redb and the index (blocking). A snapshot's index is
+/// the graph the hub shipped with it when that fits what was stored, and
+/// is built here otherwise (an older hub, another graph format, a graph
+/// of other descriptors).
+pub fn apply(
+    store: &Store,
+    index: &IndexSet,
+    batch: IncomingBatch,
+    shipped: Option<crate::hub::batch::ShippedIndex>,
+) -> anyhow::Result<ApplyReport> {
     let domain = batch.meta.domain.clone();
     let seq = batch.meta.seq;
     let applied = store
         .apply_batch(batch)
         .with_context(|| format!("storing batch {seq} of '{domain}'"))?;
+    let mut graph_from_hub = false;
     if applied.replaced_all {
-        index.rebuild(&domain)?;
+        match shipped.and_then(|s| s.usable()) {
+            Some(graph) => graph_from_hub = index.install(&domain, &graph)?,
+            None => index.rebuild(&domain)?,
+        }
     } else {
         index.apply(&domain, applied.revision, &applied.added, &applied.removed)?;
     }
@@ -93,6 +107,7 @@ pub fn apply(store: &Store, index: &IndexSet, batch: IncomingBatch) -> anyhow::R
     Ok(ApplyReport {
         seq,
         descriptors_added: applied.added.len(),
+        graph_from_hub,
         searchable,
     })
 }

@@ -477,16 +477,19 @@ impl EdgeSync {
         }
         let Assembly { manifest, chunks } = sync.assemblies.remove(&key).expect("present");
         let content = chunks.finish().expect("complete");
-        let batch =
-            match verify(&manifest, &content, &self.trusted).and_then(|c| incoming(&manifest, c)) {
-                Ok(batch) => batch,
-                Err(e) => {
-                    rejected(&self.metrics, b, &format!("{e:#}"));
-                    return Ok(());
-                }
-            };
+        let verified = verify(&manifest, &content, &self.trusted).and_then(|mut c| {
+            let shipped = c.index.take();
+            incoming(&manifest, c).map(|batch| (batch, shipped))
+        });
+        let (batch, shipped) = match verified {
+            Ok(v) => v,
+            Err(e) => {
+                rejected(&self.metrics, b, &format!("{e:#}"));
+                return Ok(());
+            }
+        };
         match b.kind {
-            BatchKind::Snapshot => self.apply_now(batch).await?,
+            BatchKind::Snapshot => self.apply_now(batch, shipped).await?,
             BatchKind::Delta => {
                 let sync = self.domains.get_mut(&b.domain).expect("served");
                 if sync.waiting.len() < MAX_WAITING {
@@ -509,17 +512,24 @@ impl EdgeSync {
                 }
                 return Ok(());
             };
-            self.apply_now(next).await?;
+            self.apply_now(next, None).await?;
         }
     }
 
-    async fn apply_now(&mut self, batch: IncomingBatch) -> anyhow::Result<()> {
+    /// Applies a batch (a snapshot with the search graph the hub built
+    /// for it, if it shipped one).
+    async fn apply_now(
+        &mut self,
+        batch: IncomingBatch,
+        shipped: Option<crate::hub::batch::ShippedIndex>,
+    ) -> anyhow::Result<()> {
         let domain = batch.meta.domain.clone();
         let seq = batch.meta.seq;
         let kind = batch.meta.kind;
         let (store, index) = (self.store.clone(), self.index.clone());
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || apply(&store, &index, batch)).await?;
+        let result =
+            tokio::task::spawn_blocking(move || apply(&store, &index, batch, shipped)).await?;
         let sync = self.domains.get_mut(&domain).expect("served");
         match result {
             Ok(report) => {
@@ -536,7 +546,19 @@ impl EdgeSync {
                     .inc();
                 sync.applied = seq;
                 sync.last_progress = Some(Instant::now());
+                if kind == BatchKind::Snapshot {
+                    let source = if report.graph_from_hub {
+                        "from_hub"
+                    } else {
+                        "built"
+                    };
+                    self.metrics
+                        .sync_snapshot_graphs
+                        .with_label_values(&[domain.as_str(), source])
+                        .inc();
+                }
                 tracing::info!(%domain, seq, ?kind, descriptors = report.descriptors_added,
+                    graph_from_hub = report.graph_from_hub,
                     ms = started.elapsed().as_millis() as u64, "batch applied");
             }
             Err(e) => {

@@ -81,7 +81,7 @@ pub fn enrol_serbia(
         added,
         removed: vec![],
     };
-    facerecd::sync::apply::apply(store, index, batch).unwrap();
+    facerecd::sync::apply::apply(store, index, batch, None).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1092,6 +1092,14 @@ async fn twenty_restarts_of_an_edge_each_reach_the_head_within_a_bound() {
     let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-restarts");
     edge.start();
     edge.wait_applied(1, WAIT).await;
+    // A new edge gets a snapshot, and searches with the graph the hub
+    // built for it rather than building its own.
+    let metrics = edge.metrics().await;
+    assert!(
+        metrics
+            .contains(r#"facerec_sync_snapshot_graphs_total{domain="serbia",source="from_hub"} 1"#),
+        "{metrics}"
+    );
 
     // Someone else's request just before each start puts the hub inside
     // its no-resend window when the restarted edge asks.
