@@ -154,7 +154,11 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             let store = store.clone();
             let served = served.clone();
             tokio::task::spawn_blocking(move || {
-                facerec_index::IndexSet::open(store, &served, options)
+                let opened = facerec_index::IndexSet::open(store, &served, options);
+                // Building a graph leaves hnsw_rs's freed structures in
+                // glibc's free lists; they are not the index's to keep.
+                crate::memory::release_freed();
+                opened
             })
             .await??
         };

@@ -166,6 +166,9 @@ fn measure(
     let t = Instant::now();
     let index = DomainIndex::build(domain, &g.embeddings);
     let build_s = t.elapsed().as_secs_f64();
+    // What the index holds, not what building it left in glibc's free
+    // lists (a node gives those back after loading, as here).
+    crate::memory::release_freed();
     let bytes_per_vector = match (before, resident_bytes()) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
         _ => None,
