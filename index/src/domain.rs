@@ -195,15 +195,46 @@ impl DomainIndex {
     /// a few hundred milliseconds at 75,000 points, which no live query
     /// should wait for). Appliers are serialised.
     pub fn apply(&self, added: &[Embedding], removed: &[PersonId]) {
+        self.grow_and_bury(added, |points| {
+            for person in removed {
+                points.bury(person);
+            }
+        });
+    }
+
+    /// Brings an index made from an older state (a stale dump) to the
+    /// embeddings of the current one, as one step: adds those it lacks and
+    /// removes the points of embeddings that are gone. Returns how many
+    /// it added and removed.
+    pub fn catch_up(&self, current: &[Embedding]) -> (usize, usize) {
+        let have: std::collections::HashSet<u64> = self.embedding_ids().into_iter().collect();
+        let want: std::collections::HashSet<u64> = current.iter().map(|e| e.id).collect();
+        let added: Vec<Embedding> = current
+            .iter()
+            .filter(|e| !have.contains(&e.id))
+            .cloned()
+            .collect();
+        let mut gone = 0;
+        self.grow_and_bury(&added, |points| {
+            for p in points.records.iter_mut().filter(|p| !p.dead) {
+                if !want.contains(&p.embedding_id) {
+                    p.dead = true;
+                    gone += 1;
+                }
+            }
+            points.dead += gone;
+        });
+        (added.len(), gone)
+    }
+
+    fn grow_and_bury(&self, added: &[Embedding], bury: impl FnOnce(&mut Points)) {
         let _one_at_a_time = self.applying.lock().expect("apply lock");
         let graph = (!added.is_empty()).then(|| {
             let current = self.points.read().expect("index lock").graph.clone();
             grown(current, added)
         });
         let mut points = self.points.write().expect("index lock");
-        for person in removed {
-            points.bury(person);
-        }
+        bury(&mut points);
         points.records.extend(added.iter().map(|e| Point {
             embedding_id: e.id,
             person: e.person.clone(),

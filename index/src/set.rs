@@ -237,12 +237,12 @@ impl IndexSet {
             .name(format!("index-catch-up-{}", slot.domain))
             .spawn(move || {
                 let started = Instant::now();
-                match rebuild_slot(&store, &slot, None) {
-                    Ok(_) => tracing::info!(domain = %slot.domain,
-                        secs = format!("{:.1}", started.elapsed().as_secs_f64()),
-                        "search index caught up: the rebuilt index replaced the stale one"),
+                match catch_up_slot(&store, &slot) {
+                    Ok(how) => tracing::info!(domain = %slot.domain,
+                        secs = format!("{:.1}", started.elapsed().as_secs_f64()), how,
+                        "search index caught up: the stale index now holds what the database holds"),
                     Err(e) => tracing::error!(domain = %slot.domain, error = %e,
-                        "rebuilding a stale search index failed; the stale one stays in use"),
+                        "catching a stale search index up failed; the stale one stays in use"),
                 }
             })
             .expect("spawn index catch-up thread");
@@ -603,6 +603,41 @@ fn save_slot(store: &Store, slot: &Slot, state: &mut SlotState) -> Result<(), In
         })?;
     state.saved_revision = Some(state.revision);
     Ok(())
+}
+
+/// Brings a slot serving a stale dump to what redb holds: the embeddings
+/// added since are inserted and those gone are removed, in the index being
+/// served; when most of it changed (a snapshot replaced everything), the
+/// index is rebuilt instead. Says which.
+fn catch_up_slot(store: &Store, slot: &Slot) -> Result<&'static str, IndexError> {
+    let how = {
+        let mut state = slot.state.lock().expect("slot state");
+        let result = (|| -> Result<Option<&'static str>, IndexError> {
+            let set = store.domain_embeddings_at_revision(&slot.domain)?;
+            let index = slot.index();
+            let live: std::collections::HashSet<u64> = index.embedding_ids().into_iter().collect();
+            let kept = set
+                .embeddings
+                .iter()
+                .filter(|e| live.contains(&e.id))
+                .count();
+            if kept * 2 < set.embeddings.len().max(live.len()) {
+                return Ok(None);
+            }
+            let (added, gone) = index.catch_up(&set.embeddings);
+            tracing::debug!(domain = %slot.domain, added, gone, "stale index patched");
+            state.revision = set.revision;
+            slot.stale.store(false, std::sync::atomic::Ordering::SeqCst);
+            save_slot(store, slot, &mut state)?;
+            Ok(Some("patched"))
+        })();
+        state.rebuilding = false;
+        result?
+    };
+    match how {
+        Some(how) => Ok(how),
+        None => rebuild_slot(store, slot, None).map(|_| "rebuilt"),
+    }
 }
 
 /// Builds the slot's index from redb (or takes `shipped`, when it fits

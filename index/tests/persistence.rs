@@ -304,8 +304,10 @@ fn a_stale_dump_is_served_at_once_never_answers_the_erased_and_catches_up() {
     assert_ne!(found(&set, &d, 7), Some(person(7)));
     drop(set);
 
-    // With the catch-up on its own thread, the node converges by itself.
+    // With the catch-up on its own thread, the node converges by itself:
+    // the stale index is patched (one added, one erased), not rebuilt.
     enrol(&store, &d, 51..52);
+    store.erase_person(&d, &person(3)).unwrap();
     let (set, _) = IndexSet::open(
         store.clone(),
         std::slice::from_ref(&d),
@@ -318,6 +320,18 @@ fn a_stale_dump_is_served_at_once_never_answers_the_erased_and_catches_up() {
     set.wait_for_rebuilds();
     assert!(set.catching_up().is_empty());
     assert_eq!(found(&set, &d, 51), Some(person(51)));
+    assert_ne!(found(&set, &d, 3), Some(person(3)));
+    let index = set.get(&d).unwrap();
+    assert_eq!(
+        index.tombstones(),
+        3,
+        "person 3's points are buried, not rebuilt away"
+    );
+    assert_eq!(index.len() as u64, store.embedding_count(&d).unwrap());
+    // And the patched index was dumped: a restart loads it as current.
+    drop(set);
+    let (_, reports) = IndexSet::open(store, std::slice::from_ref(&d), options()).unwrap();
+    assert_eq!(reports[0].source, IndexSource::Dump);
 }
 
 /// The graph a hub ships in a snapshot, over the domain's embeddings in
