@@ -23,6 +23,17 @@ const REBUILD_SHARE: f64 = 0.5;
 
 type Point = PointRecord;
 
+impl PointRecord {
+    /// The live point of an embedding.
+    fn of(e: &Embedding) -> Self {
+        Self {
+            embedding_id: e.id,
+            person: e.person.clone(),
+            dead: false,
+        }
+    }
+}
+
 /// The searchable embeddings of one domain. Adds and removals are safe while
 /// searches run; a removed person's points stay in the graph as tombstones,
 /// filtered out of every result, until the index is rebuilt.
@@ -120,14 +131,7 @@ impl DomainIndex {
     /// Builds the index of `embeddings` (inserted on all cores).
     pub fn build(domain: DomainCode, embeddings: &[Embedding]) -> Self {
         let vectors: Vec<&[f32]> = embeddings.iter().map(|e| e.vector.as_slice()).collect();
-        let records = embeddings
-            .iter()
-            .map(|e| Point {
-                embedding_id: e.id,
-                person: e.person.clone(),
-                dead: false,
-            })
-            .collect();
+        let records = embeddings.iter().map(Point::of).collect();
         Self::of(domain, Points::new(records, whole_graph(&vectors)))
     }
 
@@ -148,14 +152,7 @@ impl DomainIndex {
             .flat_map(|e| e.vector.iter().copied())
             .collect();
         let graph = crate::graph_file::from_bytes(&shipped.links, EMBEDDING_DIM, Some(vectors))?;
-        let records = embeddings
-            .iter()
-            .map(|e| Point {
-                embedding_id: e.id,
-                person: e.person.clone(),
-                dead: false,
-            })
-            .collect();
+        let records = embeddings.iter().map(Point::of).collect();
         Ok(Self::of(domain, Points::new(records, graph)))
     }
 
@@ -235,11 +232,7 @@ impl DomainIndex {
         });
         let mut points = self.points.write().expect("index lock");
         bury(&mut points);
-        points.records.extend(added.iter().map(|e| Point {
-            embedding_id: e.id,
-            person: e.person.clone(),
-            dead: false,
-        }));
+        points.records.extend(added.iter().map(Point::of));
         if let Some(graph) = graph {
             points.graph = graph;
         }
