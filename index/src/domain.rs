@@ -202,8 +202,9 @@ impl DomainIndex {
     /// Brings an index made from an older state (a stale dump) to the
     /// embeddings of the current one, as one step: adds those it lacks and
     /// removes the points of embeddings that are gone. Returns how many
-    /// it added and removed.
-    pub fn catch_up(&self, current: &[Embedding]) -> (usize, usize) {
+    /// it added and removed, or `None` (and changes nothing) when it holds
+    /// less than half of `current`: building anew is then the better graph.
+    pub fn catch_up(&self, current: &[Embedding]) -> Option<(usize, usize)> {
         let have: std::collections::HashSet<u64> = self.embedding_ids().into_iter().collect();
         let want: std::collections::HashSet<u64> = current.iter().map(|e| e.id).collect();
         let added: Vec<Embedding> = current
@@ -211,6 +212,10 @@ impl DomainIndex {
             .filter(|e| !have.contains(&e.id))
             .cloned()
             .collect();
+        let kept = current.len() - added.len();
+        if kept * 2 < current.len().max(have.len()) {
+            return None;
+        }
         let mut gone = 0;
         self.grow_and_bury(&added, |points| {
             for p in points.records.iter_mut().filter(|p| !p.dead) {
@@ -221,7 +226,7 @@ impl DomainIndex {
             }
             points.dead += gone;
         });
-        (added.len(), gone)
+        Some((added.len(), gone))
     }
 
     fn grow_and_bury(&self, added: &[Embedding], bury: impl FnOnce(&mut Points)) {

@@ -615,16 +615,9 @@ fn catch_up_slot(store: &Store, slot: &Slot) -> Result<&'static str, IndexError>
         let result = (|| -> Result<Option<&'static str>, IndexError> {
             let set = store.domain_embeddings_at_revision(&slot.domain)?;
             let index = slot.index();
-            let live: std::collections::HashSet<u64> = index.embedding_ids().into_iter().collect();
-            let kept = set
-                .embeddings
-                .iter()
-                .filter(|e| live.contains(&e.id))
-                .count();
-            if kept * 2 < set.embeddings.len().max(live.len()) {
+            let Some((added, gone)) = index.catch_up(&set.embeddings) else {
                 return Ok(None);
-            }
-            let (added, gone) = index.catch_up(&set.embeddings);
+            };
             tracing::debug!(domain = %slot.domain, added, gone, "stale index patched");
             state.revision = set.revision;
             slot.stale.store(false, std::sync::atomic::Ordering::SeqCst);

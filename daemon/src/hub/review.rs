@@ -227,6 +227,9 @@ pub fn remove_face(
     Ok(RemovedFace {
         image_id,
         faces_left,
-        pending_batch: store.pending_changes(domain)?.approved.contains(person),
+        // Approved people are what the next batch sends.
+        pending_batch: store
+            .get_person(domain, person)?
+            .is_some_and(|p| p.status == PersonStatus::Approved),
     })
 }
