@@ -488,6 +488,11 @@ pub enum BenchCommand {
         /// People (5 descriptors each) in the delta sent afterwards.
         #[arg(long, default_value_t = 100)]
         delta_people: usize,
+        /// Keep the seeded hub (its data, batch and snapshot) in this folder
+        /// and reuse it when a later run asks for as many descriptors: at a
+        /// million, seeding and the hub's graph take over half an hour.
+        #[arg(long, value_name = "DIR")]
+        keep_hub: Option<std::path::PathBuf>,
     },
     /// The live pipeline on replayed frames (fps, CPU, frame-to-event latency) and /api/recognize on a 2 MP photo, alone and with 16 clients.
     Live {

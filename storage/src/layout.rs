@@ -8,6 +8,7 @@
 //! {root}/recognized_faces_batched/{domain}/   built batches (batch_NNNN/)
 //! {root}/training_batches/{domain}_{id}.json  batch manifests
 //! {root}/index/{domain}/                      HNSW dumps (a cache of redb)
+//! {root}/incoming/                            batches being received (spooled)
 //! {root}/secrets/                             node keys and bootstrap tokens
 //! ```
 
@@ -64,6 +65,11 @@ impl Layout {
 
     pub fn index(&self, d: &DomainCode) -> PathBuf {
         self.root.join("index").join(d.as_str())
+    }
+
+    /// Where an edge spools batches it is receiving; emptied at start.
+    pub fn incoming(&self) -> PathBuf {
+        self.root.join("incoming")
     }
 
     pub fn secrets(&self) -> PathBuf {

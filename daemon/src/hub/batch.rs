@@ -42,7 +42,7 @@ pub struct BatchEmbedding {
 mod vector_base64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde::{Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
         let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
@@ -50,8 +50,7 @@ mod vector_base64 {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
-        let text = <&str>::deserialize(d)?;
-        let bytes = STANDARD.decode(text).map_err(D::Error::custom)?;
+        let bytes = super::base64_field::decode(d)?;
         if bytes.len() % 4 != 0 {
             return Err(D::Error::custom(
                 "a vector's byte length is not a multiple of 4",
@@ -61,6 +60,33 @@ mod vector_base64 {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect())
+    }
+}
+
+/// Decodes a base64 string field whether the input lends it (a slice) or
+/// not (a reader, as a spooled snapshot is read).
+mod base64_field {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+
+    struct Base64;
+
+    impl Visitor<'_> for Base64 {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a base64 string")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<Vec<u8>, E> {
+            STANDARD.decode(text).map_err(E::custom)
+        }
+    }
+
+    pub fn decode<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_str(Base64)
     }
 }
 
@@ -134,16 +160,14 @@ impl ShippedIndex {
 mod bytes_base64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&STANDARD.encode(v))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        STANDARD
-            .decode(<&str>::deserialize(d)?)
-            .map_err(D::Error::custom)
+        super::base64_field::decode(d)
     }
 }
 
@@ -457,7 +481,39 @@ pub fn verify(
     trusted: &[VerifyingKey],
 ) -> anyhow::Result<BatchContent> {
     verify_manifest(manifest, trusted)?;
-    let actual = hex::encode(Sha256::digest(content_bytes));
+    check_hash(manifest, &hex::encode(Sha256::digest(content_bytes)))?;
+    let content: BatchContent =
+        serde_json::from_slice(content_bytes).context("the batch content is not valid JSON")?;
+    check_names(manifest, &content)?;
+    Ok(content)
+}
+
+/// [`verify`] for content in a file (a spooled batch, which can be far
+/// larger than the memory it may take): hashed, then parsed as it is read.
+pub fn verify_file(
+    manifest: &BatchManifest,
+    content: &Path,
+    trusted: &[VerifyingKey],
+) -> anyhow::Result<BatchContent> {
+    verify_manifest(manifest, trusted)?;
+    let open = || {
+        std::fs::File::open(content).with_context(|| format!("cannot read {}", content.display()))
+    };
+    let mut hasher = Sha256::new();
+    std::io::copy(
+        &mut std::io::BufReader::with_capacity(1 << 20, open()?),
+        &mut hasher,
+    )
+    .with_context(|| format!("cannot read {}", content.display()))?;
+    check_hash(manifest, &hex::encode(hasher.finalize()))?;
+    let parsed: BatchContent =
+        serde_json::from_reader(std::io::BufReader::with_capacity(1 << 20, open()?))
+            .context("the batch content is not valid JSON")?;
+    check_names(manifest, &parsed)?;
+    Ok(parsed)
+}
+
+fn check_hash(manifest: &BatchManifest, actual: &str) -> anyhow::Result<()> {
     if actual != manifest.content_sha256 {
         bail!(
             "batch {} of '{}': content sha256 {actual} differs from the signed {}",
@@ -466,23 +522,31 @@ pub fn verify(
             manifest.content_sha256
         );
     }
-    let content: BatchContent =
-        serde_json::from_slice(content_bytes).context("the batch content is not valid JSON")?;
+    Ok(())
+}
+
+fn check_names(manifest: &BatchManifest, content: &BatchContent) -> anyhow::Result<()> {
     if content.domain != manifest.domain || content.seq != manifest.seq {
         bail!("the batch content names another domain or seq than its manifest");
     }
-    Ok(content)
+    Ok(())
 }
 
-/// Reads a batch (or snapshot) directory: its manifest and content bytes.
-pub fn read_dir(dir: &Path) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
+/// The manifest of a batch (or snapshot) directory and the path of its
+/// content.
+pub fn read_manifest(dir: &Path) -> anyhow::Result<(BatchManifest, PathBuf)> {
     let manifest_path = dir.join("batch_metadata.json");
     let manifest: BatchManifest = serde_json::from_slice(
         &std::fs::read(&manifest_path)
             .with_context(|| format!("cannot read {}", manifest_path.display()))?,
     )
     .with_context(|| format!("{} is not a batch manifest", manifest_path.display()))?;
-    let content_path = dir.join("descriptors.json");
+    Ok((manifest, dir.join("descriptors.json")))
+}
+
+/// Reads a batch (or snapshot) directory: its manifest and content bytes.
+pub fn read_dir(dir: &Path) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
+    let (manifest, content_path) = read_manifest(dir)?;
     let content = std::fs::read(&content_path)
         .with_context(|| format!("cannot read {}", content_path.display()))?;
     Ok((manifest, content))

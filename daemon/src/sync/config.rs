@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
+use super::chunks::{MAX_CHUNK_BYTES, PUSH_MAX_CHUNKS};
 use super::topics::{Topics, valid_device_id};
 
 pub const DEFAULT_EMBEDDED_LISTEN: &str = "127.0.0.1:1883";
@@ -32,6 +33,11 @@ pub struct MqttFileConfig {
     pub hub_public_keys: Vec<String>,
     /// Hub: an edge further behind than this many batches gets a snapshot.
     pub snapshot_after: Option<u64>,
+    /// Hub: bytes per chunk message (1 KiB–128 KiB; default 128 KiB).
+    pub chunk_bytes: Option<usize>,
+    /// Hub: a batch of more chunks than this is sent only as edges ask for
+    /// it, segment by segment (default 1024, i.e. 128 MiB).
+    pub push_max_chunks: Option<usize>,
 }
 
 /// Where the node's MQTT connection goes.
@@ -64,6 +70,8 @@ pub struct MqttConfig {
     #[serde(serialize_with = "keys_as_hex")]
     pub hub_public_keys: Vec<VerifyingKey>,
     pub snapshot_after: u64,
+    pub chunk_bytes: usize,
+    pub push_max_chunks: usize,
 }
 
 fn keys_as_hex<S: serde::Serializer>(keys: &[VerifyingKey], s: S) -> Result<S::Ok, S::Error> {
@@ -167,6 +175,10 @@ impl MqttConfig {
             .filter(|k| !k.trim().is_empty())
             .map(|k| parse_public_key(k))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let chunk_bytes = file.chunk_bytes.unwrap_or(MAX_CHUNK_BYTES);
+        if !(1024..=MAX_CHUNK_BYTES).contains(&chunk_bytes) {
+            bail!("[mqtt] chunk_bytes = {chunk_bytes} is outside 1024–{MAX_CHUNK_BYTES}");
+        }
         Ok(Self {
             broker,
             username: over.username.or(file.username),
@@ -176,6 +188,8 @@ impl MqttConfig {
             device_id,
             hub_public_keys,
             snapshot_after: file.snapshot_after.unwrap_or(20),
+            chunk_bytes,
+            push_max_chunks: file.push_max_chunks.unwrap_or(PUSH_MAX_CHUNKS),
         })
     }
 }

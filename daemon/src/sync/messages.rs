@@ -40,6 +40,19 @@ pub struct SyncRequest {
     pub device_id: String,
     /// The last seq the edge has applied (0 = nothing).
     pub have_seq: u64,
+    /// Segments of a batch being received that the edge asks for (a batch
+    /// too large to push, or chunks that went missing). Older hubs ignore
+    /// it and answer `have_seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<SegmentRequest>,
+}
+
+/// Segments of one batch, asked for by an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRequest {
+    pub kind: facerec_storage::BatchKind,
+    pub seq: u64,
+    pub segments: Vec<u32>,
 }
 
 /// One domain as a device has it.
@@ -128,6 +141,7 @@ mod tests {
         let msg = Message::Request(SyncRequest {
             device_id: "edge-1".into(),
             have_seq: 4,
+            segments: None,
         });
         let bytes = msg.encode();
         let text = String::from_utf8(bytes.clone()).unwrap();

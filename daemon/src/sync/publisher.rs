@@ -17,11 +17,11 @@ use facerec_storage::{BatchKind, DomainCode, Store};
 use rumqttc::{AsyncClient, LastWill, QoS};
 use tokio::sync::mpsc;
 
-use super::chunks::{MAX_CHUNK_BYTES, split};
+use super::chunks::{ChunkPlan, Layout, SEGMENT_CHUNKS, plan_file, read_range};
 use super::client::{LinkEvent, connect, connect_options};
 use super::config::MqttConfig;
 use super::fleet::Fleet;
-use super::messages::{Announcement, DeviceState, Head, Message, SyncRequest};
+use super::messages::{Announcement, DeviceState, Head, Message, SegmentRequest, SyncRequest};
 use super::topics::{BatchRef, Topic, Topics};
 use crate::hub::batch::{self, BatchManifest};
 
@@ -30,6 +30,13 @@ use crate::hub::batch::{self, BatchManifest};
 /// sent again when the window closes, so an edge that asked is always
 /// answered (an edge restarting right after a publish missed it).
 const REPUBLISH_QUIET: Duration = Duration::from_secs(3);
+/// The same segment is not sent again within this window (two edges
+/// pulling one snapshot at once are both served by one send).
+const SEGMENT_QUIET: Duration = Duration::from_millis(500);
+/// Segments served per request; an edge asks for a few at a time.
+const MAX_SEGMENTS_PER_REQUEST: usize = 4;
+/// Batches whose plans are kept (a plan reads the whole content once).
+const PREPARED_KEPT: usize = 16;
 
 #[derive(Debug)]
 enum Command {
@@ -82,7 +89,28 @@ struct HubSync {
     recently_sent: HashMap<BatchRef, Instant>,
     /// Requested inside the quiet window: sent again when it closes.
     deferred: HashMap<BatchRef, Instant>,
+    segments_sent: HashMap<(BatchRef, u32), Instant>,
+    prepared: HashMap<BatchRef, Arc<Prepared>>,
+    chunk_bytes: usize,
+    push_max_chunks: usize,
     fleet: Fleet,
+}
+
+/// A batch ready to send: its manifest, its plan, and where its content
+/// is (read again for each segment rather than held in memory).
+#[derive(Debug)]
+struct Prepared {
+    manifest: BatchManifest,
+    plan: ChunkPlan,
+    layout: Layout,
+    content: std::path::PathBuf,
+    /// The content file's length and mtime when planned: a snapshot
+    /// rebuilt at the same seq is planned again.
+    stamp: (u64, Option<std::time::SystemTime>),
+}
+
+fn file_stamp(path: &std::path::Path) -> (u64, Option<std::time::SystemTime>) {
+    std::fs::metadata(path).map_or((0, None), |m| (m.len(), m.modified().ok()))
 }
 
 /// Connects to the broker and starts the publishing task.
@@ -108,6 +136,10 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
         snapshot_after: config.snapshot_after,
         recently_sent: HashMap::new(),
         deferred: HashMap::new(),
+        segments_sent: HashMap::new(),
+        prepared: HashMap::new(),
+        chunk_bytes: config.chunk_bytes,
+        push_max_chunks: config.push_max_chunks,
         fleet: fleet.clone(),
     };
     tokio::spawn(async move {
@@ -202,7 +234,13 @@ impl HubSync {
                 return Ok(());
             }
         };
-        self.serve(&domain, &request).await
+        match &request.segments {
+            Some(wanted) => {
+                self.serve_segments(&domain, &request.device_id, wanted)
+                    .await
+            }
+            None => self.serve(&domain, &request).await,
+        }
     }
 
     /// An edge's retained state: kept for the console. A state naming
@@ -295,7 +333,31 @@ impl HubSync {
         Ok(())
     }
 
-    /// Publishes one batch from its files, then (if asked) the head.
+    /// The plan of a batch, made once from its files and checked against
+    /// the hub's own key before anything leaves (a file damaged on disk is
+    /// not sent).
+    async fn prepare(&mut self, b: &BatchRef) -> anyhow::Result<Arc<Prepared>> {
+        if let Some(p) = self.prepared.get(b)
+            && file_stamp(&p.content) == p.stamp
+        {
+            return Ok(p.clone());
+        }
+        let (b2, chunk, push_max) = (b.clone(), self.chunk_bytes, self.push_max_chunks);
+        let prepared = self
+            .blocking(move |store, key| prepare_batch(store, key, &b2, chunk, push_max))
+            .await?;
+        if self.prepared.len() >= PREPARED_KEPT {
+            let oldest = self.prepared.keys().min_by_key(|k| k.seq).cloned();
+            oldest.map(|k| self.prepared.remove(&k));
+        }
+        let prepared = Arc::new(prepared);
+        self.prepared.insert(b.clone(), prepared.clone());
+        Ok(prepared)
+    }
+
+    /// Publishes one batch from its files, then (if asked) the head. A
+    /// batch small enough is pushed whole; a larger one is announced, and
+    /// its segments are sent as edges ask for them.
     async fn publish_batch(&mut self, b: &BatchRef, then_head: bool) -> anyhow::Result<()> {
         let sent_at = self
             .recently_sent
@@ -305,12 +367,11 @@ impl HubSync {
         if let Some(sent_at) = sent_at {
             self.deferred.insert(b.clone(), sent_at + REPUBLISH_QUIET);
         } else {
-            let b2 = b.clone();
-            let (manifest, content) = self
-                .blocking(move |store, key| read_batch(store, key, &b2))
-                .await?;
-            let (plan, parts) = split(&content, MAX_CHUNK_BYTES);
-            let announcement = Message::Announcement(Announcement { manifest, plan });
+            let prepared = self.prepare(b).await?;
+            let announcement = Message::Announcement(Announcement {
+                manifest: prepared.manifest.clone(),
+                plan: prepared.plan.clone(),
+            });
             self.client
                 .publish(
                     self.topics.manifest(b),
@@ -319,24 +380,92 @@ impl HubSync {
                     announcement.encode(),
                 )
                 .await?;
-            for (n, part) in parts.iter().enumerate() {
-                self.client
-                    .publish(
-                        self.topics.chunk(b, n as u32),
-                        QoS::AtLeastOnce,
-                        false,
-                        part.to_vec(),
-                    )
-                    .await?;
+            if !prepared.layout.on_request {
+                let all = 0..prepared.layout.chunks;
+                self.publish_chunks(b, &prepared, all).await?;
             }
-            tracing::info!(domain = %b.domain, seq = b.seq, kind = ?b.kind, bytes = content.len(),
-                chunks = parts.len(), "batch published");
+            tracing::info!(domain = %b.domain, seq = b.seq, kind = ?b.kind, bytes = prepared.layout.total_len,
+                chunks = prepared.layout.chunks, on_request = prepared.layout.on_request, "batch published");
             self.recently_sent
                 .retain(|_, t| t.elapsed() < REPUBLISH_QUIET);
             self.recently_sent.insert(b.clone(), Instant::now());
         }
         if then_head {
             self.publish_head(&b.domain).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes chunks `range` of a prepared batch, read from its file.
+    async fn publish_chunks(
+        &self,
+        b: &BatchRef,
+        prepared: &Prepared,
+        range: std::ops::Range<u32>,
+    ) -> anyhow::Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let layout = &prepared.layout;
+        let bytes_range =
+            layout.chunk_range(range.start).start..layout.chunk_range(range.end - 1).end;
+        let content = prepared.content.clone();
+        let from = bytes_range.start;
+        let bytes = tokio::task::spawn_blocking(move || read_range(&content, bytes_range))
+            .await?
+            .with_context(|| format!("cannot read {}", prepared.content.display()))?;
+        for n in range {
+            let r = layout.chunk_range(n);
+            let part = &bytes[(r.start - from) as usize..(r.end - from) as usize];
+            self.client
+                .publish(
+                    self.topics.chunk(b, n),
+                    QoS::AtLeastOnce,
+                    false,
+                    part.to_vec(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the segments an edge asked for (each at most once per
+    /// [`SEGMENT_QUIET`], however many edges ask).
+    async fn serve_segments(
+        &mut self,
+        domain: &DomainCode,
+        device: &str,
+        wanted: &SegmentRequest,
+    ) -> anyhow::Result<()> {
+        let b = BatchRef {
+            domain: domain.clone(),
+            kind: wanted.kind,
+            seq: wanted.seq,
+        };
+        let prepared = match self.prepare(&b).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%domain, seq = b.seq, %device, error = format!("{e:#}"),
+                    "an edge asked for segments of a batch this hub cannot send");
+                return Ok(());
+            }
+        };
+        self.segments_sent
+            .retain(|_, t| t.elapsed() < SEGMENT_QUIET);
+        let segments = prepared.layout.segments();
+        for &segment in wanted.segments.iter().take(MAX_SEGMENTS_PER_REQUEST) {
+            if segment >= segments {
+                tracing::warn!(%domain, seq = b.seq, %device, segment, "an edge asked for a segment past the end");
+                continue;
+            }
+            if self.segments_sent.contains_key(&(b.clone(), segment)) {
+                continue;
+            }
+            tracing::debug!(%domain, seq = b.seq, %device, segment, "sending a segment");
+            let chunks = prepared.layout.segment_chunks(segment);
+            self.publish_chunks(&b, &prepared, chunks).await?;
+            self.segments_sent
+                .insert((b.clone(), segment), Instant::now());
         }
         Ok(())
     }
@@ -387,21 +516,37 @@ impl HubSync {
     }
 }
 
-/// Reads a batch's files and checks them against the hub's own key before
-/// they leave (a file damaged on disk is not sent).
-fn read_batch(
+/// Plans a batch from its files, checking them against the hub's own key.
+fn prepare_batch(
     store: &Store,
     key: &SigningKey,
     b: &BatchRef,
-) -> anyhow::Result<(BatchManifest, Vec<u8>)> {
+    chunk_bytes: usize,
+    push_max_chunks: usize,
+) -> anyhow::Result<Prepared> {
     let dir = match b.kind {
         BatchKind::Delta => batch::batch_dir(store, &b.domain, b.seq),
         BatchKind::Snapshot => batch::snapshot_dir(store, &b.domain, b.seq),
     };
-    let (manifest, content) = batch::read_dir(&dir)?;
-    batch::verify(&manifest, &content, &[key.verifying_key()])
+    let (manifest, content) = batch::read_manifest(&dir)?;
+    let stamp = file_stamp(&content);
+    batch::verify_manifest(&manifest, &[key.verifying_key()])
         .with_context(|| format!("{} failed its own verification", dir.display()))?;
-    Ok((manifest, content))
+    let (plan, sha256) = plan_file(&content, chunk_bytes, SEGMENT_CHUNKS, push_max_chunks)
+        .with_context(|| format!("cannot read {}", content.display()))?;
+    anyhow::ensure!(
+        sha256 == manifest.content_sha256,
+        "{} failed its own verification: its content does not match the signed hash",
+        dir.display()
+    );
+    let layout = Layout::of(&plan)?;
+    Ok(Prepared {
+        manifest,
+        plan,
+        layout,
+        content,
+        stamp,
+    })
 }
 
 /// The newest snapshot's seq on disk, if any.

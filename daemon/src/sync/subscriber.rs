@@ -19,18 +19,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use ed25519_dalek::VerifyingKey;
 use facerec_index::IndexSet;
 use facerec_storage::{BatchKind, DomainCode, IncomingBatch, Store};
 use rumqttc::{AsyncClient, LastWill, Publish, QoS};
 
 use super::apply::{apply, incoming, save_dump};
-use super::chunks::Reassembly;
+use super::chunks::{Accepted, ChunkError, Reassembly};
 use super::client::{LinkEvent, connect, connect_options};
 use super::config::MqttConfig;
-use super::messages::{Announcement, DeviceState, DomainSyncState, Message, SyncRequest};
+use super::messages::{
+    Announcement, DeviceState, DomainSyncState, Message, SegmentRequest, SyncRequest,
+};
 use super::topics::{BatchRef, Topic, Topics};
-use crate::hub::batch::{BatchManifest, verify, verify_manifest};
+use crate::hub::batch::{BatchManifest, verify_file, verify_manifest};
 
 /// How long to wait for progress before asking the hub (again).
 const REQUEST_AFTER: Duration = Duration::from_secs(3);
@@ -38,6 +41,9 @@ const REQUEST_AFTER: Duration = Duration::from_secs(3);
 const MAX_ASSEMBLIES: usize = 8;
 /// Verified batches waiting for an earlier one, per domain.
 const MAX_WAITING: usize = 64;
+/// Segments asked for and not yet in, per batch: the flow control of a
+/// large batch (2 × 4 MiB in the broker's queue at most).
+const PULL_AHEAD: usize = 2;
 
 /// What the edge's sync looks like from outside (the API and the retained
 /// device state).
@@ -46,6 +52,9 @@ pub type SyncStatus = Arc<RwLock<DeviceState>>;
 struct Assembly {
     manifest: BatchManifest,
     chunks: Reassembly,
+    /// Segments asked for and when.
+    asked: HashMap<u32, Instant>,
+    last_chunk: Instant,
 }
 
 #[derive(Default)]
@@ -99,6 +108,12 @@ on the hub and set FACEREC_HUB_PUBLIC_KEYS (or hub_public_keys in [mqtt])"
         );
     }
     let topics = config.topics();
+    // Spooled batches of a previous run are incomplete: they are asked for again.
+    let incoming = store.layout().incoming();
+    if incoming.exists() {
+        std::fs::remove_dir_all(&incoming)
+            .with_context(|| format!("cannot empty {}", incoming.display()))?;
+    }
     let mut tracked = HashMap::new();
     for d in domains {
         tracked.insert(
@@ -237,10 +252,7 @@ impl EdgeSync {
         }
         match topic {
             Topic::Head(d) => self.on_head(&d, &publish.payload).await,
-            Topic::Manifest(b) => {
-                self.on_manifest(&b, &publish.payload);
-                Ok(())
-            }
+            Topic::Manifest(b) => self.on_manifest(&b, &publish.payload).await,
             Topic::Chunk(b, n) => self.on_chunk(&b, n, &publish.payload).await,
             _ => Ok(()),
         }
@@ -396,28 +408,42 @@ impl EdgeSync {
         Ok(())
     }
 
-    fn on_manifest(&mut self, b: &BatchRef, payload: &[u8]) {
+    async fn on_manifest(&mut self, b: &BatchRef, payload: &[u8]) -> anyhow::Result<()> {
         let announcement = match Message::decode(payload) {
             Ok(Message::Announcement(a)) => a,
             Ok(_) | Err(_) => {
                 rejected(&self.metrics, b, "its manifest is malformed");
-                return;
+                return Ok(());
             }
         };
         if let Err(why) = self.check_manifest(b, &announcement) {
             rejected(&self.metrics, b, &format!("{why:#}"));
-            return;
+            return Ok(());
         }
+        let spool = self.store.layout().incoming().join(format!(
+            "{}_{}_{}.part",
+            b.domain,
+            super::topics::kind_level(b.kind),
+            b.seq
+        ));
         let sync = self.domains.get_mut(&b.domain).expect("served");
         if b.seq <= sync.applied || sync.waiting.contains_key(&b.seq) {
             tracing::debug!(domain = %b.domain, seq = b.seq, "already have this batch");
-            return;
+            return Ok(());
         }
-        let chunks = match Reassembly::new(announcement.plan) {
+        let key = (b.kind, b.seq);
+        if sync.assemblies.get(&key).is_some_and(|a| {
+            a.manifest == announcement.manifest && *a.chunks.plan() == announcement.plan
+        }) {
+            // Announced again (another edge asked): keep what has arrived.
+            return self.pull(b).await;
+        }
+        sync.assemblies.remove(&key); // its spool file goes first
+        let chunks = match Reassembly::new(&announcement.plan, spool) {
             Ok(r) => r,
             Err(e) => {
                 rejected(&self.metrics, b, &e.to_string());
-                return;
+                return Ok(());
             }
         };
         if sync.assemblies.len() >= MAX_ASSEMBLIES {
@@ -428,13 +454,66 @@ impl EdgeSync {
                 .expect("non-empty");
             sync.assemblies.remove(&oldest);
         }
+        let on_request = chunks.layout().on_request;
         sync.assemblies.insert(
-            (b.kind, b.seq),
+            key,
             Assembly {
                 manifest: announcement.manifest,
                 chunks,
+                asked: HashMap::new(),
+                last_chunk: Instant::now(),
             },
         );
+        if on_request {
+            tracing::info!(domain = %b.domain, seq = b.seq, kind = ?b.kind, bytes = announcement.plan.total_len,
+                "receiving a large batch segment by segment");
+            self.pull(b).await?;
+        }
+        Ok(())
+    }
+
+    /// Asks for the next segments of a batch being received, keeping at
+    /// most [`PULL_AHEAD`] asked for at once; a segment asked for over
+    /// [`REQUEST_AFTER`] ago without arriving is asked for again.
+    async fn pull(&mut self, b: &BatchRef) -> anyhow::Result<()> {
+        let sync = self.domains.get_mut(&b.domain).expect("served");
+        let have_seq = sync.applied;
+        let Some(a) = sync.assemblies.get_mut(&(b.kind, b.seq)) else {
+            return Ok(());
+        };
+        a.asked.retain(|_, at| at.elapsed() < REQUEST_AFTER);
+        let room = PULL_AHEAD.saturating_sub(a.asked.len());
+        let next: Vec<u32> = a
+            .chunks
+            .missing_segments()
+            .filter(|s| !a.asked.contains_key(s))
+            .take(room)
+            .collect();
+        if next.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        for s in &next {
+            a.asked.insert(*s, now);
+        }
+        let request = Message::Request(SyncRequest {
+            device_id: self.device_id.clone(),
+            have_seq,
+            segments: Some(SegmentRequest {
+                kind: b.kind,
+                seq: b.seq,
+                segments: next,
+            }),
+        });
+        self.client
+            .publish(
+                self.topics.requests(&b.domain),
+                QoS::AtLeastOnce,
+                false,
+                request.encode(),
+            )
+            .await?;
+        Ok(())
     }
 
     fn check_manifest(&self, b: &BatchRef, a: &Announcement) -> anyhow::Result<()> {
@@ -466,21 +545,57 @@ impl EdgeSync {
         let Some(assembly) = sync.assemblies.get_mut(&key) else {
             return Ok(()); // its manifest was missed or rejected; asking again recovers
         };
-        if let Err(e) = assembly.chunks.accept(n, bytes) {
-            rejected(&self.metrics, b, &format!("a chunk is corrupt: {e}"));
-            sync.assemblies.remove(&key);
-            return Ok(());
+        let now = Instant::now();
+        match assembly.chunks.accept(n, bytes) {
+            Ok(Accepted::Stored | Accepted::Duplicate) => {
+                assembly.last_chunk = now;
+                sync.last_progress = Some(now);
+                return Ok(());
+            }
+            Ok(Accepted::SegmentComplete(segment)) => {
+                assembly.last_chunk = now;
+                assembly.asked.remove(&segment);
+                sync.last_progress = Some(now);
+            }
+            Err(e @ ChunkError::CorruptSegment { segment, .. }) => {
+                // Emptied: it is asked for again (at once when pulling).
+                tracing::warn!(domain = %b.domain, seq = b.seq, error = %e, "a segment of a batch is corrupt; asking for it again");
+                assembly.asked.remove(&segment);
+            }
+            Err(e @ ChunkError::Spool { .. }) => {
+                rejected(&self.metrics, b, &e.to_string());
+                sync.assemblies.remove(&key);
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(domain = %b.domain, seq = b.seq, error = %e, "ignoring a chunk that does not fit the plan");
+                return Ok(());
+            }
         }
-        let (got, total) = assembly.chunks.progress();
-        if got < total {
-            return Ok(());
-        }
-        let Assembly { manifest, chunks } = sync.assemblies.remove(&key).expect("present");
-        let content = chunks.finish().expect("complete");
-        let verified = verify(&manifest, &content, &self.trusted).and_then(|mut c| {
-            let shipped = c.index.take();
-            incoming(&manifest, c).map(|batch| (batch, shipped))
-        });
+        let assembly = sync.assemblies.remove(&key).expect("present");
+        let spooled = match assembly.chunks.finish() {
+            Ok(spooled) => spooled,
+            Err(unfinished) => {
+                let pulling = unfinished.layout().on_request;
+                sync.assemblies.insert(
+                    key,
+                    Assembly {
+                        chunks: unfinished,
+                        ..assembly
+                    },
+                );
+                return if pulling { self.pull(b).await } else { Ok(()) };
+            }
+        };
+        let (manifest, trusted) = (assembly.manifest, self.trusted.clone());
+        // Hashing and parsing a large snapshot takes seconds: off the loop.
+        let verified = tokio::task::spawn_blocking(move || {
+            let mut content = verify_file(&manifest, spooled.path(), &trusted)?;
+            drop(spooled);
+            let shipped = content.index.take();
+            incoming(&manifest, content).map(|batch| (batch, shipped))
+        })
+        .await?;
         let (batch, shipped) = match verified {
             Ok(v) => v,
             Err(e) => {
@@ -506,6 +621,7 @@ impl EdgeSync {
             let sync = self.domains.get_mut(domain).expect("served");
             let applied = sync.applied;
             sync.waiting.retain(|seq, _| *seq > applied);
+            sync.assemblies.retain(|(_, seq), _| *seq > applied);
             let Some(next) = sync.waiting.remove(&(applied + 1)) else {
                 if !sync.waiting.is_empty() {
                     self.request(domain).await?;
@@ -598,6 +714,7 @@ impl EdgeSync {
         let request = Message::Request(SyncRequest {
             device_id: self.device_id.clone(),
             have_seq: sync.applied,
+            segments: None,
         });
         tracing::debug!(%domain, have = sync.applied, "asking the hub for batches");
         self.client
@@ -625,6 +742,26 @@ impl EdgeSync {
             .collect();
         for d in stalled {
             self.request(&d).await?;
+        }
+        // Batches being received whose chunks stopped coming: ask for the
+        // missing segments (a pushed batch that lost chunks is completed
+        // this way too, rather than sent whole again).
+        let quiet: Vec<BatchRef> = self
+            .domains
+            .iter()
+            .flat_map(|(d, s)| {
+                s.assemblies
+                    .iter()
+                    .filter(|(_, a)| a.last_chunk.elapsed() >= REQUEST_AFTER)
+                    .map(|((kind, seq), _)| BatchRef {
+                        domain: d.clone(),
+                        kind: *kind,
+                        seq: *seq,
+                    })
+            })
+            .collect();
+        for b in quiet {
+            self.pull(&b).await?;
         }
         Ok(())
     }

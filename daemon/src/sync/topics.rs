@@ -29,7 +29,7 @@ pub struct BatchRef {
     pub seq: u64,
 }
 
-fn kind_level(kind: BatchKind) -> &'static str {
+pub fn kind_level(kind: BatchKind) -> &'static str {
     match kind {
         BatchKind::Delta => "batches",
         BatchKind::Snapshot => "snapshots",

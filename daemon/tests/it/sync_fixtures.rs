@@ -167,7 +167,17 @@ fn spawn_broker(kind: BrokerKind, port: u16, dir: &Path) -> Child {
 
 /// A hub in this process, publishing to `broker`.
 pub async fn start_hub(root: &Path, broker: &Broker) -> Node {
+    start_hub_with(root, broker, |_| {}).await
+}
+
+/// A hub whose `[mqtt]` settings `tune` changes first.
+pub async fn start_hub_with(
+    root: &Path,
+    broker: &Broker,
+    tune: impl FnOnce(&mut facerecd::sync::config::MqttFileConfig),
+) -> Node {
     let mut cfg: Config = config(root, None, &[]);
+    tune(&mut cfg.mqtt_file);
     cfg.mqtt_overrides.broker = Some(broker.url());
     cfg.mqtt_overrides.device_id = Some("hub-test".into());
     let hub = Node::start(&cfg, Role::Hub).await;

@@ -33,7 +33,8 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sync {
             descriptors,
             delta_people,
-        } => sync::run(descriptors, delta_people).await,
+            keep_hub,
+        } => sync::run(descriptors, delta_people, keep_hub.as_deref()).await,
         BenchCommand::Live {
             seconds,
             gallery,

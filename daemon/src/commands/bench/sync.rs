@@ -22,7 +22,11 @@ use crate::sync::config::MqttOverrides;
 
 const PER_PERSON: usize = 5;
 
-pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Result<()> {
+pub async fn run(
+    snapshot_descriptors: usize,
+    delta_people: usize,
+    keep_hub: Option<&Path>,
+) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let broker_port = free_port()?;
     let broker_addr = format!("127.0.0.1:{broker_port}").parse()?;
@@ -31,9 +35,13 @@ pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Re
 
     let hub_root = work.path().join("hub");
     let domain = DomainCode::parse("bench")?;
-    let people = snapshot_descriptors.div_ceil(PER_PERSON);
-    eprintln!("seeding the hub with {people} people × {PER_PERSON} descriptors…");
-    {
+    let kept = keep_hub.filter(|dir| seeded_with(dir) == Some(snapshot_descriptors));
+    if let Some(dir) = kept {
+        eprintln!("reusing the seeded hub in {}…", dir.display());
+        copy_dir(dir, &hub_root)?;
+    } else {
+        let people = snapshot_descriptors.div_ceil(PER_PERSON);
+        eprintln!("seeding the hub with {people} people × {PER_PERSON} descriptors…");
         let store = Store::open(&hub_root)?;
         store.create_domain(NewDomain::named("bench"))?;
         approve_random(&store, &domain, "p", people, 1)?;
@@ -57,18 +65,30 @@ pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Re
     let public_key = hex::encode(key.verifying_key().to_bytes());
 
     // The hub's side, measured apart: batch and snapshot building.
-    let started = Instant::now();
-    let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
-    tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2)).await??;
-    let build_batch = started.elapsed();
-    let started = Instant::now();
-    let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
-    let snapshot =
+    let (mut build_batch, mut build_snapshot) = (None, None);
+    if kept.is_none() {
+        let started = Instant::now();
+        let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
+        tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2))
+            .await??;
+        build_batch = Some(started.elapsed());
+        let started = Instant::now();
+        let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
         tokio::task::spawn_blocking(move || crate::hub::batch::build_snapshot(&s2, &d2, &k2))
             .await??;
-    let build_snapshot = started.elapsed();
+        build_snapshot = Some(started.elapsed());
+        if let Some(dir) = keep_hub {
+            eprintln!("keeping the seeded hub in {}…", dir.display());
+            if dir.exists() {
+                std::fs::remove_dir_all(dir)?;
+            }
+            copy_dir(&hub_root, dir)?;
+            std::fs::write(dir.join(SEEDED_MARKER), snapshot_descriptors.to_string())?;
+        }
+    }
+    let snapshot_seq = store.applied_seq(&domain)?;
     let snapshot_bytes = std::fs::metadata(
-        crate::hub::batch::snapshot_dir(&store, &domain, snapshot.seq).join("descriptors.json"),
+        crate::hub::batch::snapshot_dir(&store, &domain, snapshot_seq).join("descriptors.json"),
     )?
     .len();
 
@@ -129,8 +149,12 @@ pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Re
             snapshot_bytes.div_ceil(crate::sync::chunks::MAX_CHUNK_BYTES as u64)
         ),
     ]);
-    t.add_row(vec!["hub: build the batch".into(), ms(build_batch)]);
-    t.add_row(vec!["hub: build the snapshot".into(), ms(build_snapshot)]);
+    let built = |d: Option<Duration>| d.map_or_else(|| "(reused)".to_string(), ms);
+    t.add_row(vec!["hub: build the batch".into(), built(build_batch)]);
+    t.add_row(vec![
+        "hub: build the snapshot".into(),
+        built(build_snapshot),
+    ]);
     t.add_row(vec![
         "new edge: process start → snapshot searchable".into(),
         ms(snapshot_time),
@@ -165,6 +189,32 @@ pub async fn run(snapshot_descriptors: usize, delta_people: usize) -> anyhow::Re
     println!("{t}");
     edge.stop();
     hub.stop().await?;
+    Ok(())
+}
+
+/// Written last into a kept hub folder: the descriptors it was seeded with.
+const SEEDED_MARKER: &str = "bench-seeded";
+
+fn seeded_with(dir: &Path) -> Option<usize> {
+    std::fs::read_to_string(dir.join(SEEDED_MARKER))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if entry.file_name() != SEEDED_MARKER {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {}", entry.path().display()))?;
+        }
+    }
     Ok(())
 }
 
