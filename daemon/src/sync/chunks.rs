@@ -106,6 +106,7 @@ fn plan_reader(
     let (mut chunks, mut segment_hashes) = (Vec::new(), Vec::new());
     let mut buf = vec![0u8; chunk_len];
     let mut total_len = 0u64;
+    let mut unfinished_segment = false;
     loop {
         let n = read_full(&mut reader, &mut buf)?;
         if n == 0 && !chunks.is_empty() {
@@ -114,23 +115,22 @@ fn plan_reader(
         let bytes = &buf[..n];
         whole.update(bytes);
         segment.update(bytes);
+        unfinished_segment = true;
         chunks.push(ChunkInfo {
             index: chunks.len() as u32,
             len: n as u32,
             sha256: hex::encode(Sha256::digest(bytes)),
         });
         total_len += n as u64;
-        let last = n < chunk_len;
-        if last || chunks.len() as u32 % chunks_per_segment == 0 {
+        if (chunks.len() as u32).is_multiple_of(chunks_per_segment) {
             segment_hashes.push(hex::encode(std::mem::take(&mut segment).finalize()));
+            unfinished_segment = false;
         }
-        if last {
+        if n < chunk_len {
             break;
         }
     }
-    if chunks.len() as u32 % chunks_per_segment != 0
-        && segment_hashes.len() < chunks.len().div_ceil(chunks_per_segment as usize)
-    {
+    if unfinished_segment {
         segment_hashes.push(hex::encode(segment.finalize()));
     }
     let on_request = chunks.len() > push_max;
@@ -414,12 +414,13 @@ impl Reassembly {
         (self.segments_done, self.layout.segments())
     }
 
+    pub fn is_complete(&self) -> bool {
+        self.segments_done == self.layout.segments()
+    }
+
     /// The spooled content once every segment is in.
-    pub fn finish(self) -> Result<Spooled, Self> {
-        if self.segments_done < self.layout.segments() {
-            return Err(self);
-        }
-        Ok(self.spool)
+    pub fn finish(self) -> Option<Spooled> {
+        self.is_complete().then_some(self.spool)
     }
 }
 

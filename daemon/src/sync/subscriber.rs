@@ -572,21 +572,16 @@ impl EdgeSync {
                 return Ok(());
             }
         }
+        let assembly = sync.assemblies.get(&key).expect("present");
+        if !assembly.chunks.is_complete() {
+            return if assembly.chunks.layout().on_request {
+                self.pull(b).await
+            } else {
+                Ok(())
+            };
+        }
         let assembly = sync.assemblies.remove(&key).expect("present");
-        let spooled = match assembly.chunks.finish() {
-            Ok(spooled) => spooled,
-            Err(unfinished) => {
-                let pulling = unfinished.layout().on_request;
-                sync.assemblies.insert(
-                    key,
-                    Assembly {
-                        chunks: unfinished,
-                        ..assembly
-                    },
-                );
-                return if pulling { self.pull(b).await } else { Ok(()) };
-            }
-        };
+        let spooled = assembly.chunks.finish().expect("complete");
         let (manifest, trusted) = (assembly.manifest, self.trusted.clone());
         // Hashing and parsing a large snapshot takes seconds: off the loop.
         let verified = tokio::task::spawn_blocking(move || {
