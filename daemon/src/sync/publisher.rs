@@ -296,14 +296,18 @@ impl HubSync {
             return self.publish_head(domain).await;
         }
         if request.have_seq == 0 || head - request.have_seq > self.snapshot_after {
-            let d = domain.clone();
-            self.blocking(move |store, key| ensure_snapshot(store, key, &d, head))
-                .await?;
             let b = BatchRef {
                 domain: domain.clone(),
                 kind: BatchKind::Snapshot,
                 seq: head,
             };
+            // A snapshot at the head that is missing or damaged is built.
+            if let Err(e) = self.prepare(&b).await {
+                tracing::info!(%domain, seq = head, reason = format!("{e:#}"), "building a snapshot");
+                let d = domain.clone();
+                self.blocking(move |store, key| build_snapshot_at(store, key, &d, head))
+                    .await?;
+            }
             return self.publish_batch(&b, false).await;
         }
         for seq in request.have_seq + 1..=head {
@@ -564,17 +568,13 @@ fn latest_snapshot(store: &Store, domain: &DomainCode) -> Option<u64> {
         .max()
 }
 
-/// Makes sure a snapshot at `seq` exists; builds it when missing.
-fn ensure_snapshot(
+/// Builds the snapshot at `seq` (the head).
+fn build_snapshot_at(
     store: &Store,
     key: &SigningKey,
     domain: &DomainCode,
     seq: u64,
 ) -> anyhow::Result<()> {
-    let dir = batch::snapshot_dir(store, domain, seq);
-    if batch::verify_dir(&dir, &[key.verifying_key()]).is_ok() {
-        return Ok(());
-    }
     let built = batch::build_snapshot(store, domain, key)?;
     anyhow::ensure!(
         built.seq == seq,

@@ -281,13 +281,34 @@ async fn publish_parts(
     content: &[u8],
     mangle: impl Fn(usize, &[u8]) -> Vec<u8>,
 ) {
+    publish_chunked(
+        client,
+        topic_domain,
+        manifest,
+        content,
+        MAX_CHUNK_BYTES,
+        |n, b| Some(mangle(n, b)),
+    )
+    .await
+}
+
+/// Publishes a batch in chunks of `chunk_len`, each as `part` makes it
+/// (`None`: not sent).
+async fn publish_chunked(
+    client: &rumqttc::AsyncClient,
+    topic_domain: &str,
+    manifest: &BatchManifest,
+    content: &[u8],
+    chunk_len: usize,
+    part: impl Fn(usize, &[u8]) -> Option<Vec<u8>>,
+) {
     let topics = Topics::new("facerec/v1").unwrap();
     let b = BatchRef {
         domain: DomainCode::parse(topic_domain).unwrap(),
         kind: manifest.kind,
         seq: manifest.seq,
     };
-    let (plan, parts) = split(content, MAX_CHUNK_BYTES);
+    let (plan, parts) = split(content, chunk_len);
     let msg = Message::Announcement(Announcement {
         manifest: manifest.clone(),
         plan,
@@ -296,17 +317,53 @@ async fn publish_parts(
         .publish(topics.manifest(&b), QoS::AtLeastOnce, false, msg.encode())
         .await
         .unwrap();
-    for (n, part) in parts.iter().enumerate() {
+    for (n, bytes) in parts.iter().enumerate() {
+        let Some(bytes) = part(n, bytes) else {
+            continue;
+        };
         client
-            .publish(
-                topics.chunk(&b, n as u32),
-                QoS::AtLeastOnce,
-                false,
-                mangle(n, part),
-            )
+            .publish(topics.chunk(&b, n as u32), QoS::AtLeastOnce, false, bytes)
             .await
             .unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chunks_lost_on_the_way_cost_a_segment_not_the_batch() {
+    let broker = Broker::start(BrokerKind::Embedded);
+    let hub_dir = tempfile::tempdir().unwrap();
+    let hub = start_hub_with(hub_dir.path(), &broker, |mqtt| {
+        mqtt.chunk_bytes = Some(1024);
+    })
+    .await;
+    let store = hub_store(&hub);
+    let key = hub_public_key(&hub).await;
+    approve(&store, "serbia", &random_people("first", 3, 2, 1));
+    build_batch(&hub, "serbia").await;
+    let edge_dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::new(edge_dir.path(), &broker, &key, "edge-lossy");
+    edge.start();
+    edge.wait_applied(1, WAIT).await;
+
+    // Batch 2 (~150 chunks of 1 KiB, 5 segments) is built without the hub
+    // publishing it, then sent with chunks 40–79 lost: the edge asks the
+    // hub for segments 1 and 2 only, and applies the batch.
+    approve(&store, "serbia", &random_people("second", 100, 2, 2));
+    let signing = facerecd::hub::keys::hub_key(store.layout()).unwrap();
+    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+        .unwrap()
+        .unwrap();
+    let (m2, c2) = read_batch(&store, 2);
+    assert!(c2.len() > 4 * 32 * 1024, "{} bytes", c2.len());
+    let lossy = raw_client(&broker).await;
+    publish_chunked(&lossy, "serbia", &m2, &c2, 1024, |n, b| {
+        (!(40..80).contains(&n)).then(|| b.to_vec())
+    })
+    .await;
+    edge.wait_applied(2, WAIT).await;
+    edge.stop();
+    assert_eq!(edge_people(edge_dir.path()).len(), 3 + 100);
+    hub.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
