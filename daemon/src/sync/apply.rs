@@ -95,7 +95,11 @@ pub fn apply(
         .apply_batch(batch)
         .with_context(|| format!("storing batch {seq} of '{domain}'"))?;
     let mut graph_from_hub = false;
+    let descriptors_added = applied.added.len();
     if applied.replaced_all {
+        // The index is made from what redb now holds: the batch's own copy
+        // of the descriptors goes first (half a gigabyte at a million).
+        drop(applied);
         match shipped.and_then(|s| s.usable()) {
             Some(graph) => graph_from_hub = index.install(&domain, &graph)?,
             None => index.rebuild(&domain)?,
@@ -106,7 +110,7 @@ pub fn apply(
     let searchable = std::time::Instant::now();
     Ok(ApplyReport {
         seq,
-        descriptors_added: applied.added.len(),
+        descriptors_added,
         graph_from_hub,
         searchable,
     })
