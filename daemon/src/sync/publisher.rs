@@ -94,6 +94,11 @@ struct HubSync {
     chunk_bytes: usize,
     push_max_chunks: usize,
     fleet: Fleet,
+    /// Snapshots being built off the loop (a million descriptors' graph
+    /// takes half an hour; other domains keep syncing meanwhile), and
+    /// where their outcome is reported.
+    building: std::collections::HashSet<BatchRef>,
+    built: mpsc::UnboundedSender<(BatchRef, anyhow::Result<()>)>,
 }
 
 /// A batch ready to send: its manifest, its plan, and where its content
@@ -126,6 +131,7 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
     let options = connect_options(config, &config.device_id, Some(will))?;
     let (client, mut events) = connect(options);
     let (tx, mut commands) = mpsc::unbounded_channel();
+    let (built, mut snapshots_built) = mpsc::unbounded_channel();
     let fleet = Fleet::default();
     let mut hub = HubSync {
         client,
@@ -141,6 +147,8 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
         chunk_bytes: config.chunk_bytes,
         push_max_chunks: config.push_max_chunks,
         fleet: fleet.clone(),
+        building: Default::default(),
+        built,
     };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -156,6 +164,7 @@ pub fn start(config: &MqttConfig, store: Arc<Store>, key: SigningKey) -> anyhow:
                     Some(Command::Definition(d)) => hub.publish_definition(&d).await,
                     None => return,
                 },
+                Some((b, outcome)) = snapshots_built.recv() => hub.snapshot_built(b, outcome).await,
             };
             if let Err(e) = result {
                 tracing::warn!(error = format!("{e:#}"), "batch publishing");
@@ -301,12 +310,19 @@ impl HubSync {
                 kind: BatchKind::Snapshot,
                 seq: head,
             };
-            // A snapshot at the head that is missing or damaged is built.
+            // A snapshot at the head that is missing or damaged is built
+            // off the loop, and published when done.
             if let Err(e) = self.prepare(&b).await {
-                tracing::info!(%domain, seq = head, reason = format!("{e:#}"), "building a snapshot");
-                let d = domain.clone();
-                self.blocking(move |store, key| build_snapshot_at(store, key, &d, head))
-                    .await?;
+                if self.building.insert(b.clone()) {
+                    tracing::info!(%domain, seq = head, reason = format!("{e:#}"), "building a snapshot");
+                    let (store, key, built, b) =
+                        (self.store.clone(), self.key.clone(), self.built.clone(), b);
+                    tokio::task::spawn_blocking(move || {
+                        let outcome = build_snapshot_at(&store, &key, &b.domain, b.seq);
+                        let _ = built.send((b, outcome));
+                    });
+                }
+                return Ok(());
             }
             return self.publish_batch(&b, false).await;
         }
@@ -319,6 +335,16 @@ impl HubSync {
             self.publish_batch(&b, false).await?;
         }
         Ok(())
+    }
+
+    async fn snapshot_built(
+        &mut self,
+        b: BatchRef,
+        outcome: anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        self.building.remove(&b);
+        outcome.with_context(|| format!("building the snapshot of '{}' at {}", b.domain, b.seq))?;
+        self.publish_batch(&b, false).await
     }
 
     /// Sends the deferred batches whose quiet window has closed.
