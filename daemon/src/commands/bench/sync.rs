@@ -96,7 +96,7 @@ pub async fn run(
     let edge_root = work.path().join("edge");
     let mut edge = EdgeProcess::start(&edge_root, &broker_url, broker_port, &public_key)?;
     let connected = Instant::now();
-    edge.wait_applied(1, Duration::from_secs(600)).await?;
+    edge.wait_applied(1, Duration::from_secs(1800)).await?;
     let snapshot_time = connected.elapsed();
     let (rss, peak) = edge.memory()?;
 
