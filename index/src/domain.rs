@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
@@ -143,17 +142,11 @@ impl DomainIndex {
         embeddings: &[Embedding],
         shipped: &ShippedGraph,
     ) -> Result<Self, String> {
-        let digest = vectors_digest(embeddings.iter().map(|e| e.vector.as_slice()));
-        if digest != shipped.vectors_sha256 {
-            return Err("it was built over other vectors, or in another order".into());
+        let mut assembly = ShippedAssembly::default();
+        for e in embeddings {
+            assembly.push(e);
         }
-        let vectors: Vec<f32> = embeddings
-            .iter()
-            .flat_map(|e| e.vector.iter().copied())
-            .collect();
-        let graph = crate::graph_file::from_bytes(&shipped.links, EMBEDDING_DIM, Some(vectors))?;
-        let records = embeddings.iter().map(Point::of).collect();
-        Ok(Self::of(domain, Points::new(records, graph)))
+        assembly.finish(domain, shipped)
     }
 
     pub fn domain(&self) -> &DomainCode {
@@ -318,9 +311,10 @@ impl DomainIndex {
         fs::create_dir_all(&gen_dir)?;
         write_points(&gen_dir.join(POINTS_FILE), &points.records)?;
         {
-            let mut file = fs::File::create(gen_dir.join(GRAPH_FILE))?;
-            file.write_all(&crate::graph_file::to_bytes(&points.graph, true))?;
-            file.sync_all()?;
+            let file = fs::File::create(gen_dir.join(GRAPH_FILE))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            crate::graph_file::write(&points.graph, true, &mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         }
         let names = [POINTS_FILE.to_string(), GRAPH_FILE.to_string()];
         let mut files = BTreeMap::new();
@@ -464,6 +458,41 @@ impl ShippedGraph {
 }
 
 /// Hex sha256 of the vectors' little-endian bytes, in order.
+/// The index of a shipped graph, assembled from embeddings handed over
+/// one at a time (as redb reads them): only the index's own copy of the
+/// vectors is ever held.
+#[derive(Default)]
+pub struct ShippedAssembly {
+    hasher: sha2::Sha256,
+    vectors: Vec<f32>,
+    records: Vec<PointRecord>,
+    bytes: Vec<u8>,
+}
+
+impl ShippedAssembly {
+    pub fn push(&mut self, e: &Embedding) {
+        use sha2::Digest;
+        // The digest is of the little-endian bytes, as `vectors_digest`.
+        self.bytes.clear();
+        self.bytes
+            .extend(e.vector.iter().flat_map(|x| x.to_le_bytes()));
+        self.hasher.update(&self.bytes);
+        self.vectors.extend_from_slice(&e.vector);
+        self.records.push(PointRecord::of(e));
+    }
+
+    /// The index, or why the graph does not fit the embeddings pushed.
+    pub fn finish(self, domain: DomainCode, shipped: &ShippedGraph) -> Result<DomainIndex, String> {
+        use sha2::Digest;
+        if format!("{:x}", self.hasher.finalize()) != shipped.vectors_sha256 {
+            return Err("it was built over other vectors, or in another order".into());
+        }
+        let graph =
+            crate::graph_file::from_bytes(&shipped.links, EMBEDDING_DIM, Some(self.vectors))?;
+        Ok(DomainIndex::of(domain, Points::new(self.records, graph)))
+    }
+}
+
 fn vectors_digest<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();

@@ -26,50 +26,61 @@ const WITHOUT_VECTORS: &[u8; 8] = b"FRLINKS1";
 
 /// The graph as bytes, with its vectors or without them.
 pub(crate) fn to_bytes(graph: &QueryGraph, with_vectors: bool) -> Vec<u8> {
-    let n = graph.len();
     let vector_bytes = if with_vectors {
         graph.vectors.len() * 4
     } else {
         0
     };
-    let mut out = Vec::with_capacity(32 + vector_bytes + n * (1 + 4 * M0));
-    out.extend_from_slice(if with_vectors {
+    let mut out = Vec::with_capacity(32 + vector_bytes + graph.len() * (1 + 4 * M0));
+    write(graph, with_vectors, &mut out).expect("writing to memory cannot fail");
+    out
+}
+
+/// Writes the graph to `out` as it goes (a dump of a million points is
+/// ~650 MB: never built in memory first).
+pub(crate) fn write(
+    graph: &QueryGraph,
+    with_vectors: bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let n = graph.len();
+    out.write_all(if with_vectors {
         WITH_VECTORS
     } else {
         WITHOUT_VECTORS
-    });
-    out.extend_from_slice(&(graph.dim as u32).to_le_bytes());
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+    })?;
+    out.write_all(&(graph.dim as u32).to_le_bytes())?;
+    out.write_all(&(n as u64).to_le_bytes())?;
     let (present, id, layer) = match graph.entry {
         Some((id, layer)) => (1u8, id, layer as u32),
         None => (0, 0, 0),
     };
-    out.push(present);
-    out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(&layer.to_le_bytes());
+    out.write_all(&[present])?;
+    out.write_all(&id.to_le_bytes())?;
+    out.write_all(&layer.to_le_bytes())?;
     if with_vectors {
         for v in &graph.vectors {
-            out.extend_from_slice(&v.to_le_bytes());
+            out.write_all(&v.to_le_bytes())?;
         }
     }
-    out.extend_from_slice(&graph.degree0);
+    out.write_all(&graph.degree0)?;
     for l in &graph.links0 {
-        out.extend_from_slice(&l.to_le_bytes());
+        out.write_all(&l.to_le_bytes())?;
     }
     let mut upper: Vec<(&u32, &Vec<Vec<u32>>)> = graph.upper.iter().collect();
     upper.sort_by_key(|(id, _)| **id);
-    out.extend_from_slice(&(upper.len() as u64).to_le_bytes());
+    out.write_all(&(upper.len() as u64).to_le_bytes())?;
     for (id, layers) in upper {
-        out.extend_from_slice(&id.to_le_bytes());
-        out.push(layers.len() as u8);
+        out.write_all(&id.to_le_bytes())?;
+        out.write_all(&[layers.len() as u8])?;
         for layer in layers {
-            out.push(layer.len() as u8);
+            out.write_all(&[layer.len() as u8])?;
             for l in layer {
-                out.extend_from_slice(&l.to_le_bytes());
+                out.write_all(&l.to_le_bytes())?;
             }
         }
     }
-    out
+    Ok(())
 }
 
 struct Reader<'a> {

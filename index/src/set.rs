@@ -642,19 +642,34 @@ fn rebuild_slot(
 ) -> Result<bool, IndexError> {
     let mut state = slot.state.lock().expect("slot state");
     let result = (|| {
-        let set = store.domain_embeddings_at_revision(&slot.domain)?;
-        let from_hub = shipped.and_then(|graph| {
-            DomainIndex::with_shipped_graph(slot.domain.clone(), &set.embeddings, graph)
-                .inspect_err(|reason| {
-                    tracing::warn!(domain = %slot.domain, %reason,
-                        "the snapshot's search graph cannot be used: building it here");
-                })
-                .ok()
-        });
+        // A shipped graph is assembled from redb's embeddings one at a
+        // time; only if it does not fit are they all read to build one.
+        let from_hub = match shipped {
+            Some(graph) => {
+                let mut assembly = crate::domain::ShippedAssembly::default();
+                let set = store.visit_domain_embeddings(&slot.domain, |e| assembly.push(e))?;
+                match assembly.finish(slot.domain.clone(), graph) {
+                    Ok(index) => Some((index, set)),
+                    Err(reason) => {
+                        tracing::warn!(domain = %slot.domain, %reason,
+                            "the snapshot's search graph cannot be used: building it here");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let used = from_hub.is_some();
-        let index = from_hub
-            .unwrap_or_else(|| DomainIndex::build(slot.domain.clone(), &set.embeddings))
-            .with_pack(set.pack);
+        let (index, set) = match from_hub {
+            Some(built) => built,
+            None => {
+                let mut set = store.domain_embeddings_at_revision(&slot.domain)?;
+                let index = DomainIndex::build(slot.domain.clone(), &set.embeddings);
+                set.embeddings = Vec::new(); // before the swap and the dump
+                (index, set)
+            }
+        };
+        let index = index.with_pack(set.pack);
         *slot.current.write().expect("slot lock") = Arc::new(index);
         state.revision = set.revision;
         slot.stale.store(false, std::sync::atomic::Ordering::SeqCst);

@@ -100,6 +100,9 @@ pub fn apply(
         // The index is made from what redb now holds: the batch's own copy
         // of the descriptors goes first (half a gigabyte at a million).
         drop(applied);
+        // The parsed snapshot's memory, freed, goes back before the index
+        // is made (glibc would keep it, and the peak would be both).
+        crate::memory::release_freed();
         match shipped.and_then(|s| s.usable()) {
             Some(graph) => graph_from_hub = index.install(&domain, &graph)?,
             None => index.rebuild(&domain)?,

@@ -331,6 +331,35 @@ impl Store {
         })
     }
 
+    /// Hands a domain's embeddings to `visit` one at a time, as one
+    /// consistent read, and returns the set's revision and pack (its
+    /// `embeddings` empty): what makes an index of a million descriptors
+    /// without holding a second copy of them.
+    pub fn visit_domain_embeddings(
+        &self,
+        domain: &DomainCode,
+        mut visit: impl FnMut(&Embedding),
+    ) -> StorageResult<EmbeddingSet> {
+        let d = domain.as_str();
+        let txn = self.db.begin_read()?;
+        let revision = txn
+            .open_table(EMBEDDING_REVISIONS)?
+            .get(d)?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        let table = txn.open_table(EMBEDDINGS)?;
+        let pack = pack_of(&txn.open_table(EMBEDDING_PACKS)?, &table, d)?;
+        for item in table.range((d, 0u64)..=(d, u64::MAX))? {
+            let (k, v) = item?;
+            visit(&decode(d, k.value().1, v.value())?);
+        }
+        Ok(EmbeddingSet {
+            revision,
+            pack,
+            embeddings: Vec::new(),
+        })
+    }
+
     /// Replaces every embedding of a domain by `people`'s, made with
     /// `pack`, and makes `pack` the domain's, in one transaction (the last
     /// step of re-embedding): before it the domain serves only its old
