@@ -193,24 +193,23 @@ impl DomainIndex {
     }
 
     /// Brings an index made from an older state (a stale dump) to the
-    /// embeddings of the current one, as one step: adds those it lacks and
-    /// removes the points of embeddings that are gone. Returns how many
-    /// it added and removed, or `None` (and changes nothing) when it holds
-    /// less than half of `current`: building anew is then the better graph.
-    pub fn catch_up(&self, current: &[Embedding]) -> Option<(usize, usize)> {
-        let have: std::collections::HashSet<u64> = self.embedding_ids().into_iter().collect();
-        let want: std::collections::HashSet<u64> = current.iter().map(|e| e.id).collect();
-        let added: Vec<Embedding> = current
-            .iter()
-            .filter(|e| !have.contains(&e.id))
-            .cloned()
-            .collect();
-        let kept = current.len() - added.len();
-        if kept * 2 < current.len().max(have.len()) {
+    /// current one, as one step: adds `added` (the embeddings of `want`
+    /// not in `have`, its live ids) and removes the points of embeddings
+    /// not in `want`. Returns how many it added and removed, or `None` (and
+    /// changes nothing) when it holds less than half of `want`: building
+    /// anew is then the better graph.
+    pub fn catch_up(
+        &self,
+        have: &std::collections::HashSet<u64>,
+        want: &std::collections::HashSet<u64>,
+        added: &[Embedding],
+    ) -> Option<(usize, usize)> {
+        let kept = want.len() - added.len();
+        if kept * 2 < want.len().max(have.len()) {
             return None;
         }
         let mut gone = 0;
-        self.grow_and_bury(&added, |points| {
+        self.grow_and_bury(added, |points| {
             for p in points.records.iter_mut().filter(|p| !p.dead) {
                 if !want.contains(&p.embedding_id) {
                     p.dead = true;

@@ -613,9 +613,19 @@ fn catch_up_slot(store: &Store, slot: &Slot) -> Result<&'static str, IndexError>
     let how = {
         let mut state = slot.state.lock().expect("slot state");
         let result = (|| -> Result<Option<&'static str>, IndexError> {
-            let set = store.domain_embeddings_at_revision(&slot.domain)?;
+            // Only the ids of what redb holds, and the vectors of those the
+            // index lacks: a million descriptors are not read twice over.
             let index = slot.index();
-            let Some((added, gone)) = index.catch_up(&set.embeddings) else {
+            let have: std::collections::HashSet<u64> = index.embedding_ids().into_iter().collect();
+            let mut want = std::collections::HashSet::with_capacity(have.len());
+            let mut added = Vec::new();
+            let set = store.visit_domain_embeddings(&slot.domain, |e| {
+                want.insert(e.id);
+                if !have.contains(&e.id) {
+                    added.push(e.clone());
+                }
+            })?;
+            let Some((added, gone)) = index.catch_up(&have, &want, &added) else {
                 return Ok(None);
             };
             tracing::debug!(domain = %slot.domain, added, gone, "stale index patched");
