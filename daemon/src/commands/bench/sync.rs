@@ -114,7 +114,7 @@ pub async fn run(
     publisher.batch_built(&domain, built.kind, built.seq);
     edge.wait_applied(2, Duration::from_secs(120)).await?;
     let delta_time = published.elapsed();
-    let (rss_after, _) = edge.memory()?;
+    let (rss_after, peak_after) = edge.memory()?;
 
     // A crash that left the dump behind the database (the database moved
     // on by one person's descriptors): the edge restarts on a stale dump.
@@ -175,8 +175,12 @@ pub async fn run(
         format!("{:.0} MB / {:.0} MB", rss as f64 / 1e6, peak as f64 / 1e6),
     ]);
     t.add_row(vec![
-        "edge memory after the delta (RSS)".into(),
-        format!("{:.0} MB", rss_after as f64 / 1e6),
+        "edge memory after the delta (RSS / peak since start)".into(),
+        format!(
+            "{:.0} MB / {:.0} MB",
+            rss_after as f64 / 1e6,
+            peak_after as f64 / 1e6
+        ),
     ]);
     t.add_row(vec![
         "edge restart on a stale dump: process start → serving".into(),
