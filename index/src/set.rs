@@ -622,7 +622,7 @@ fn catch_up_slot(store: &Store, slot: &Slot) -> Result<&'static str, IndexError>
             let set = store.visit_domain_embeddings(&slot.domain, |e| {
                 want.insert(e.id);
                 if !have.contains(&e.id) {
-                    added.push(e.clone());
+                    added.push(e);
                 }
             })?;
             let Some((added, gone)) = index.catch_up(&have, &want, &added) else {
@@ -657,7 +657,7 @@ fn rebuild_slot(
         let from_hub = match shipped {
             Some(graph) => {
                 let mut assembly = crate::domain::ShippedAssembly::default();
-                let set = store.visit_domain_embeddings(&slot.domain, |e| assembly.push(e))?;
+                let set = store.visit_domain_embeddings(&slot.domain, |e| assembly.push(&e))?;
                 match assembly.finish(slot.domain.clone(), graph) {
                     Ok(index) => Some((index, set)),
                     Err(reason) => {

@@ -310,25 +310,9 @@ impl Store {
         &self,
         domain: &DomainCode,
     ) -> StorageResult<EmbeddingSet> {
-        let d = domain.as_str();
-        let txn = self.db.begin_read()?;
-        let revision = txn
-            .open_table(EMBEDDING_REVISIONS)?
-            .get(d)?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        let table = txn.open_table(EMBEDDINGS)?;
-        let pack = pack_of(&txn.open_table(EMBEDDING_PACKS)?, &table, d)?;
         let mut embeddings = Vec::new();
-        for item in table.range((d, 0u64)..=(d, u64::MAX))? {
-            let (k, v) = item?;
-            embeddings.push(decode(d, k.value().1, v.value())?);
-        }
-        Ok(EmbeddingSet {
-            revision,
-            pack,
-            embeddings,
-        })
+        let set = self.visit_domain_embeddings(domain, |e| embeddings.push(e))?;
+        Ok(EmbeddingSet { embeddings, ..set })
     }
 
     /// Hands a domain's embeddings to `visit` one at a time, as one
@@ -338,7 +322,7 @@ impl Store {
     pub fn visit_domain_embeddings(
         &self,
         domain: &DomainCode,
-        mut visit: impl FnMut(&Embedding),
+        mut visit: impl FnMut(Embedding),
     ) -> StorageResult<EmbeddingSet> {
         let d = domain.as_str();
         let txn = self.db.begin_read()?;
@@ -351,7 +335,7 @@ impl Store {
         let pack = pack_of(&txn.open_table(EMBEDDING_PACKS)?, &table, d)?;
         for item in table.range((d, 0u64)..=(d, u64::MAX))? {
             let (k, v) = item?;
-            visit(&decode(d, k.value().1, v.value())?);
+            visit(decode(d, k.value().1, v.value())?);
         }
         Ok(EmbeddingSet {
             revision,
