@@ -24,6 +24,8 @@ use sha2::{Digest, Sha256};
 
 /// Some brokers cap messages near 128 KiB; a chunk never exceeds it.
 pub const MAX_CHUNK_BYTES: usize = 128 * 1024;
+/// The smallest chunk a plan of more than one chunk may use.
+pub const MIN_CHUNK_BYTES: usize = 1024;
 /// Chunks per segment (4 MiB of content).
 pub const SEGMENT_CHUNKS: u32 = 32;
 /// A batch of up to this many chunks (128 MiB) is pushed whole with its
@@ -221,7 +223,9 @@ impl Layout {
 
     fn of_segments(total_len: u64, s: &Segments) -> Result<Self, ChunkError> {
         let bad = |why: String| Err(ChunkError::BadPlan(why));
-        if s.chunk_len == 0 || s.chunk_len as usize > MAX_CHUNK_BYTES {
+        // Tiny chunks would make a lying plan cost memory per chunk.
+        let smallest = (total_len as usize).clamp(1, MIN_CHUNK_BYTES);
+        if (s.chunk_len as usize) < smallest || s.chunk_len as usize > MAX_CHUNK_BYTES {
             return bad(format!("chunks of {} bytes", s.chunk_len));
         }
         if s.chunks_per_segment == 0 {
@@ -506,6 +510,8 @@ pub fn read_range(file: &Path, range: std::ops::Range<u64>) -> std::io::Result<V
 mod tests {
     use super::*;
 
+    const C: usize = MIN_CHUNK_BYTES;
+
     fn content(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 31 % 251) as u8).collect()
     }
@@ -536,27 +542,27 @@ mod tests {
     #[test]
     fn the_plan_hashes_segments_and_lists_chunks_only_when_pushed() {
         let dir = tempfile::tempdir().unwrap();
-        let data = content(10 * 1000 + 17);
-        let (plan, sha, parts) = planned(dir.path(), &data, 1000, 4, 100);
+        let data = content(10 * C + 17);
+        let (plan, sha, parts) = planned(dir.path(), &data, C, 4, 100);
         assert_eq!(sha, hex::encode(Sha256::digest(&data)));
         assert_eq!(plan.total_len, data.len() as u64);
         assert_eq!(plan.chunks.len(), 11, "pushed: every chunk listed");
         let s = plan.segments.as_ref().unwrap();
         assert_eq!(s.sha256.len(), 3, "11 chunks in segments of 4");
-        assert_eq!(s.sha256[2], hex::encode(Sha256::digest(&data[8000..])));
+        assert_eq!(s.sha256[2], hex::encode(Sha256::digest(&data[8 * C..])));
         assert!(!s.on_request);
         assert_eq!(
             plan.chunks[10].sha256,
             hex::encode(Sha256::digest(&parts[10]))
         );
 
-        let (big, _, _) = planned(dir.path(), &data, 1000, 4, 10);
+        let (big, _, _) = planned(dir.path(), &data, C, 4, 10);
         assert!(big.chunks.is_empty() && big.segments.unwrap().on_request);
 
         // Exactly a whole number of segments, and an empty content.
-        let (even, _, _) = planned(dir.path(), &content(8000), 1000, 4, 100);
+        let (even, _, _) = planned(dir.path(), &content(8 * C), C, 4, 100);
         assert_eq!(even.segments.unwrap().sha256.len(), 2);
-        let (empty, _, _) = planned(dir.path(), &[], 1000, 4, 100);
+        let (empty, _, _) = planned(dir.path(), &[], C, 4, 100);
         assert_eq!(empty.chunks.len(), 1);
         assert_eq!(Layout::of(&empty).unwrap().segments(), 1);
     }
@@ -564,8 +570,8 @@ mod tests {
     #[test]
     fn chunks_reassemble_in_any_order_with_redelivery() {
         let dir = tempfile::tempdir().unwrap();
-        let data = content(10 * 1000 + 17);
-        let (plan, _, parts) = planned(dir.path(), &data, 1000, 4, 100);
+        let data = content(10 * C + 17);
+        let (plan, _, parts) = planned(dir.path(), &data, C, 4, 100);
         let mut r = Reassembly::new(&plan, dir.path().join("spool")).unwrap();
         let mut order: Vec<u32> = (0..11).rev().collect();
         order.insert(3, 10);
@@ -587,8 +593,8 @@ mod tests {
     #[test]
     fn an_older_hubs_chunk_list_reassembles_too() {
         let dir = tempfile::tempdir().unwrap();
-        let data = content(3 * 1000 + 5);
-        let (mut plan, _, parts) = planned(dir.path(), &data, 1000, 4, 100);
+        let data = content(3 * C + 5);
+        let (mut plan, _, parts) = planned(dir.path(), &data, C, 4, 100);
         plan.segments = None;
         let mut r = Reassembly::new(&plan, dir.path().join("spool")).unwrap();
         assert_eq!(r.layout().segments(), 4, "a segment per chunk");
@@ -601,8 +607,8 @@ mod tests {
     #[test]
     fn a_corrupt_segment_is_emptied_and_taken_again() {
         let dir = tempfile::tempdir().unwrap();
-        let data = content(8 * 1000);
-        let (plan, _, parts) = planned(dir.path(), &data, 1000, 4, 100);
+        let data = content(8 * C);
+        let (plan, _, parts) = planned(dir.path(), &data, C, 4, 100);
         let mut r = Reassembly::new(&plan, dir.path().join("spool")).unwrap();
         for i in 0..3 {
             r.accept(i, &parts[i as usize]).unwrap();
@@ -631,18 +637,22 @@ mod tests {
     #[test]
     fn lying_plans_are_refused_before_anything_is_spooled() {
         let dir = tempfile::tempdir().unwrap();
-        let data = content(1000);
-        let (plan, _, _) = planned(dir.path(), &data, 300, 2, 100);
+        let data = content(4 * C - 100);
+        let (plan, _, _) = planned(dir.path(), &data, C, 2, 100);
         let refused = |p: &ChunkPlan| matches!(Layout::of(p), Err(ChunkError::BadPlan(_)));
         let mut huge = plan.clone();
         huge.total_len = MAX_BATCH_BYTES + 1;
         assert!(refused(&huge));
         let mut more = plan.clone();
-        more.total_len += 300;
+        more.total_len += C as u64;
         assert!(refused(&more), "the segment count no longer fits");
         let mut zero = plan.clone();
         zero.segments.as_mut().unwrap().chunk_len = 0;
         assert!(refused(&zero));
+        let mut tiny = plan.clone();
+        tiny.total_len = MAX_BATCH_BYTES;
+        tiny.segments.as_mut().unwrap().chunk_len = 1;
+        assert!(refused(&tiny), "8 G chunks of one byte");
         let mut not_hex = plan.clone();
         not_hex.segments.as_mut().unwrap().sha256[0] = "../x".into();
         assert!(refused(&not_hex));

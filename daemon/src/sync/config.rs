@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
-use super::chunks::{MAX_CHUNK_BYTES, PUSH_MAX_CHUNKS};
+use super::chunks::{MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, PUSH_MAX_CHUNKS};
 use super::topics::{Topics, valid_device_id};
 
 pub const DEFAULT_EMBEDDED_LISTEN: &str = "127.0.0.1:1883";
@@ -176,8 +176,10 @@ impl MqttConfig {
             .map(|k| parse_public_key(k))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let chunk_bytes = file.chunk_bytes.unwrap_or(MAX_CHUNK_BYTES);
-        if !(1024..=MAX_CHUNK_BYTES).contains(&chunk_bytes) {
-            bail!("[mqtt] chunk_bytes = {chunk_bytes} is outside 1024–{MAX_CHUNK_BYTES}");
+        if !(MIN_CHUNK_BYTES..=MAX_CHUNK_BYTES).contains(&chunk_bytes) {
+            bail!(
+                "[mqtt] chunk_bytes = {chunk_bytes} is outside {MIN_CHUNK_BYTES}–{MAX_CHUNK_BYTES}"
+            );
         }
         Ok(Self {
             broker,
