@@ -111,6 +111,9 @@ pub fn apply(
         index.apply(&domain, applied.revision, &applied.added, &applied.removed)?;
     }
     let searchable = std::time::Instant::now();
+    // What applying freed (the batch, a delta's old graph) goes back now,
+    // not whenever the allocator would.
+    crate::memory::release_freed();
     Ok(ApplyReport {
         seq,
         descriptors_added,

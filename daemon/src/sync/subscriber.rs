@@ -647,9 +647,9 @@ impl EdgeSync {
                 let index = self.index.clone();
                 tokio::task::spawn_blocking(move || {
                     save_dump(&index);
-                    if kind == BatchKind::Snapshot {
-                        crate::memory::release_freed();
-                    }
+                    // A delta frees the graph it grew a copy of; a
+                    // snapshot, its parsed content.
+                    crate::memory::release_freed();
                 });
                 self.metrics
                     .sync_batches
