@@ -2,14 +2,16 @@
 //! reassembles and verifies batches, and applies them strictly in seq
 //! order. When it is behind (a retained head says so, or a batch is
 //! missing), it asks the hub; a new or far-behind edge is answered with a
-//! snapshot.
+//! snapshot. Chunks go into a spool file; a batch too large to push is
+//! pulled a few segments at a time, and segments that went missing or
+//! arrived corrupt are asked for again (see `chunks.rs`).
 //!
 //! Acknowledgements: the chunk that completes a batch is acknowledged only
-//! after the batch is committed (or rejected), so a crash before the commit
-//! has the broker deliver it again. Earlier chunks and manifests are
-//! acknowledged once buffered — brokers cap unacknowledged messages (20 on
-//! a default mosquitto), and a batch has more chunks than that; what a crash
-//! loses of them the head-and-request path fetches again.
+//! after the batch is committed (or rejected). Earlier chunks and
+//! manifests are acknowledged once spooled — brokers cap unacknowledged
+//! messages (20 on a default mosquitto), and a batch has more chunks than
+//! that. Spools do not outlive the process: what a crash interrupts, the
+//! head-and-request path fetches again.
 //!
 //! Architecture invariant: an edge never subscribes to, buffers or applies
 //! another domain's data, and never applies a batch whose signature does
