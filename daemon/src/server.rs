@@ -148,6 +148,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         node = NodeScope::new(Role::Edge, node.primary.clone(), &served);
         let options = facerec_index::IndexOptions::new(facerec_index::SearchParams {
             ef: config.search_ef,
+            ef_large: config.search_ef_large,
             ..facerec_index::SearchParams::with_threshold(facerec_vision::MATCH_THRESHOLD)
         });
         let (set, _reports) = {

@@ -269,9 +269,12 @@ impl DomainIndex {
     /// The nearest people to `query`, closest first.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Vec<PersonHit> {
         let points = self.points.read().expect("index lock");
-        let neighbours = points
-            .graph
-            .search(query, params.k, params.ef, |id| points.alive(id));
+        let neighbours =
+            points
+                .graph
+                .search(query, params.k, params.ef_for(points.graph.len()), |id| {
+                    points.alive(id)
+                });
         let mut by_person: HashMap<&PersonId, PersonHit> = HashMap::new();
         for n in &neighbours {
             let Some(p) = points.records.get(n.id).filter(|p| !p.dead) else {

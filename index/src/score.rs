@@ -12,7 +12,16 @@ pub struct SearchParams {
     pub k: usize,
     /// HNSW search breadth (higher: better recall, slower).
     pub ef: usize,
+    /// The breadth on a graph of more than [`LARGE_GRAPH`] points, when
+    /// larger than `ef` (0: `ef` everywhere). README's index table: at a
+    /// million points ef 64 finds the nearest person 98.6% of the time,
+    /// 96 finds it 99.4% with p99 0.47 ms.
+    #[serde(default)]
+    pub ef_large: usize,
 }
+
+/// Points past which a graph is searched with [`SearchParams::ef_large`].
+pub const LARGE_GRAPH: usize = 250_000;
 
 impl SearchParams {
     pub fn with_threshold(threshold: f32) -> Self {
@@ -20,6 +29,16 @@ impl SearchParams {
             threshold,
             k: 10,
             ef: 64,
+            ef_large: 96,
+        }
+    }
+
+    /// The breadth for a graph of `points`.
+    pub fn ef_for(&self, points: usize) -> usize {
+        if points > LARGE_GRAPH {
+            self.ef.max(self.ef_large)
+        } else {
+            self.ef
         }
     }
 }
@@ -38,6 +57,19 @@ pub fn confidence(distance: f32, threshold: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_graph_is_searched_wider_unless_a_breadth_was_set() {
+        let default = SearchParams::with_threshold(0.6);
+        assert_eq!(default.ef_for(75_000), 64);
+        assert_eq!(default.ef_for(1_000_000), 96);
+        let set = SearchParams {
+            ef: 40,
+            ef_large: 0,
+            ..default
+        };
+        assert_eq!(set.ef_for(1_000_000), 40);
+    }
 
     #[test]
     fn confidence_is_half_at_the_threshold_and_monotone() {

@@ -186,7 +186,11 @@ fn measure(
         .collect();
     let mut rows = Vec::new();
     for &ef in efs {
-        let params = SearchParams { ef, ..*params };
+        let params = SearchParams {
+            ef,
+            ef_large: 0,
+            ..*params
+        };
         let (mut hnsw, mut agree) = (Samples::default(), 0);
         for (q, &exact) in qs.iter().zip(&exact) {
             // Queries alternate with scans of the whole gallery, so each
@@ -268,6 +272,7 @@ pub fn run(
     if mixed {
         let params = SearchParams {
             ef: efs[0],
+            ef_large: 0,
             ..params
         };
         mixed_vs_per_domain(query_count, &params, shape)?;
