@@ -388,8 +388,15 @@ impl DomainIndex {
             file: GRAPH_FILE.into(),
             reason,
         };
-        let bytes = fs::read(gen_dir.join(GRAPH_FILE)).map_err(|e| corrupt(e.to_string()))?;
-        let graph = crate::graph_file::from_bytes(&bytes, EMBEDDING_DIM, None).map_err(corrupt)?;
+        let file = fs::File::open(gen_dir.join(GRAPH_FILE)).map_err(|e| corrupt(e.to_string()))?;
+        let len = file.metadata().map_err(|e| corrupt(e.to_string()))?.len();
+        let graph = crate::graph_file::from_reader(
+            std::io::BufReader::with_capacity(1 << 20, file),
+            len,
+            EMBEDDING_DIM,
+            None,
+        )
+        .map_err(corrupt)?;
         if graph.len() != records.len() {
             return Err(corrupt(format!(
                 "graph has {} points, {POINTS_FILE} {}",

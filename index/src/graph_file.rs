@@ -83,30 +83,67 @@ pub(crate) fn write(
     Ok(())
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads the format from any source, counting what it took; large arrays
+/// are read straight into their own vectors, a buffer at a time.
+struct Reader<R> {
+    src: R,
+    at: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(n).ok_or("length overflows")?;
-        let slice = self.bytes.get(self.at..end).ok_or("truncated")?;
-        self.at = end;
-        Ok(slice)
+impl<R: std::io::Read> Reader<R> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        self.src.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "truncated".to_string(),
+            _ => e.to_string(),
+        })?;
+        self.at += buf.len() as u64;
+        Ok(())
+    }
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let mut buf = [0u8; N];
+        self.fill(&mut buf)?;
+        Ok(buf)
     }
     fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
+        Ok(self.take::<1>()?[0])
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_le_bytes(self.take()?))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+    fn bytes(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; n];
+        self.fill(&mut out)?;
+        Ok(out)
+    }
+    /// `n` little-endian 4-byte values.
+    fn words<T>(&mut self, n: usize, decode: impl Fn([u8; 4]) -> T) -> Result<Vec<T>, String> {
+        let mut out = Vec::with_capacity(n);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = n * 4;
+        while left > 0 {
+            let part = &mut buf[..left.min(1 << 20)];
+            self.fill(part)?;
+            out.extend(
+                part.chunks_exact(4)
+                    .map(|c| decode(c.try_into().expect("4 bytes"))),
+            );
+            left -= part.len();
+        }
+        Ok(out)
+    }
+    /// Whether the source has ended.
+    fn at_end(&mut self) -> Result<bool, String> {
+        let mut one = [0u8; 1];
+        loop {
+            match self.src.read(&mut one) {
+                Ok(n) => return Ok(n == 0),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
 }
 
@@ -118,8 +155,19 @@ pub(crate) fn from_bytes(
     dim: usize,
     vectors: Option<Vec<f32>>,
 ) -> Result<QueryGraph, String> {
-    let mut r = Reader { bytes, at: 0 };
-    let magic = r.take(8)?;
+    from_reader(bytes, bytes.len() as u64, dim, vectors)
+}
+
+/// [`from_bytes`] from a source of `len` bytes (a dump file, read as it
+/// is parsed: a million points are never held twice).
+pub(crate) fn from_reader(
+    src: impl std::io::Read,
+    len: u64,
+    dim: usize,
+    vectors: Option<Vec<f32>>,
+) -> Result<QueryGraph, String> {
+    let mut r = Reader { src, at: 0 };
+    let magic = &r.take::<8>()?;
     let with_vectors = match (magic, vectors.is_some()) {
         (m, false) if m == WITH_VECTORS => true,
         (m, true) if m == WITHOUT_VECTORS => false,
@@ -137,9 +185,9 @@ pub(crate) fn from_bytes(
     // is refused before anything is allocated for it.
     let per_point = if with_vectors { dim * 4 } else { 0 } + 1 + 4 * M0;
     if n.checked_mul(per_point)
-        .is_none_or(|need| need > bytes.len())
+        .is_none_or(|need| need as u64 > len)
     {
-        return Err(format!("{n} points cannot fit in {} bytes", bytes.len()));
+        return Err(format!("{n} points cannot fit in {len} bytes"));
     }
     let present = r.u8()?;
     let (entry_id, entry_layer) = (r.u32()?, r.u32()? as usize);
@@ -157,24 +205,16 @@ pub(crate) fn from_bytes(
                 given.len() / dim.max(1)
             ));
         }
-        None => r
-            .take(n * dim * 4)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect(),
+        None => r.words(n * dim, f32::from_le_bytes)?,
     };
     if vectors.iter().any(|v| !v.is_finite()) {
         return Err("a vector is not finite".into());
     }
-    let degree0 = r.take(n)?.to_vec();
+    let degree0 = r.bytes(n)?;
     if degree0.iter().any(|&d| d as usize > M0) {
         return Err(format!("a point has more than {M0} links"));
     }
-    let links0: Vec<u32> = r
-        .take(n * M0 * 4)?
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
+    let links0: Vec<u32> = r.words(n * M0, u32::from_le_bytes)?;
     let in_range = |l: &u32| (*l as usize) < n;
     for i in 0..n {
         if !links0[i * M0..i * M0 + degree0[i] as usize]
@@ -209,7 +249,7 @@ pub(crate) fn from_bytes(
         }
         upper.insert(id, lists);
     }
-    if r.at != bytes.len() {
+    if r.at != len || !r.at_end()? {
         return Err("trailing bytes".into());
     }
     if let Some((id, layer)) = entry
