@@ -470,12 +470,25 @@ impl ShippedGraph {
 /// The index of a shipped graph, assembled from embeddings handed over
 /// one at a time (as redb reads them): only the index's own copy of the
 /// vectors is ever held.
-#[derive(Default)]
 pub struct ShippedAssembly {
     hasher: sha2::Sha256,
-    vectors: Vec<f32>,
+    vectors: crate::vectors::Vectors,
     records: Vec<PointRecord>,
     bytes: Vec<u8>,
+    /// A vector of another dimension was pushed.
+    misfit: bool,
+}
+
+impl Default for ShippedAssembly {
+    fn default() -> Self {
+        Self {
+            hasher: Default::default(),
+            vectors: crate::vectors::Vectors::new(EMBEDDING_DIM),
+            records: Vec::new(),
+            bytes: Vec::new(),
+            misfit: false,
+        }
+    }
 }
 
 impl ShippedAssembly {
@@ -486,13 +499,20 @@ impl ShippedAssembly {
         self.bytes
             .extend(e.vector.iter().flat_map(|x| x.to_le_bytes()));
         self.hasher.update(&self.bytes);
-        self.vectors.extend_from_slice(&e.vector);
+        if e.vector.len() == EMBEDDING_DIM {
+            self.vectors.push(&e.vector);
+        } else {
+            self.misfit = true;
+        }
         self.records.push(PointRecord::of(e));
     }
 
     /// The index, or why the graph does not fit the embeddings pushed.
     pub fn finish(self, domain: DomainCode, shipped: &ShippedGraph) -> Result<DomainIndex, String> {
         use sha2::Digest;
+        if self.misfit {
+            return Err(format!("a vector is not of {EMBEDDING_DIM} dimensions"));
+        }
         if format!("{:x}", self.hasher.finalize()) != shipped.vectors_sha256 {
             return Err("it was built over other vectors, or in another order".into());
         }

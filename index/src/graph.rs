@@ -5,9 +5,9 @@
 //! here and hnsw_rs's own structures are dropped. They cost about 2.7 KB
 //! a point (a lock, a vector and an `Arc` per link, per point), and its
 //! search spends ~0.3 µs of bookkeeping per point looked at — fifteen
-//! times the distance itself. Here the vectors are one contiguous array,
-//! layer-0 links one array of fixed-size slots, and visited points a bit
-//! set: about 0.65 KB a 128-d point. Same graph, same algorithm (greedy
+//! times the distance itself. Here the vectors are in large chunks that a
+//! grown copy shares (`vectors.rs`), layer-0 links one array of fixed-size
+//! slots, and visited points a bit set: about 0.65 KB a 128-d point. Same graph, same algorithm (greedy
 //! descent through the upper layers, then a beam of width `ef` on layer 0).
 //!
 //! Removals only mark points dead, which the search skips in its results
@@ -18,6 +18,8 @@ use std::collections::{BinaryHeap, HashMap};
 
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::prelude::{DistL2, Hnsw};
+
+use crate::vectors::Vectors;
 
 /// Links a point keeps on layers 1 and up (hnsw_rs's `max_nb_connection`).
 pub(crate) const M: usize = 16;
@@ -36,8 +38,8 @@ pub(crate) struct Nearest {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct QueryGraph {
     pub(crate) dim: usize,
-    /// Point `i`'s vector is `vectors[i*dim .. (i+1)*dim]`.
-    pub(crate) vectors: Vec<f32>,
+    /// Point `i`'s vector is `vectors.get(i)`.
+    pub(crate) vectors: Vectors,
     /// Point `i`'s layer-0 links are `links0[i*M0 .. i*M0 + degree0[i]]`.
     pub(crate) links0: Vec<u32>,
     pub(crate) degree0: Vec<u8>,
@@ -87,7 +89,7 @@ impl QueryGraph {
     pub fn empty(dim: usize) -> Self {
         Self {
             dim,
-            vectors: Vec::new(),
+            vectors: Vectors::new(dim),
             links0: Vec::new(),
             degree0: Vec::new(),
             upper: HashMap::new(),
@@ -103,7 +105,7 @@ impl QueryGraph {
         let n = hnsw.get_nb_point();
         let mut graph = Self {
             dim,
-            vectors: vec![0.0f32; n * dim],
+            vectors: Vectors::zeroed(dim, n),
             links0: vec![0; n * M0],
             degree0: vec![0; n],
             upper: HashMap::new(),
@@ -116,7 +118,7 @@ impl QueryGraph {
                 // not ours to search.
                 continue;
             }
-            graph.vectors[id * dim..(id + 1) * dim].copy_from_slice(point.get_v());
+            graph.vectors.set(id, point.get_v());
             let level = (point.get_point_id().0 as usize).min(MAX_LAYERS - 1);
             let mut layers = point.get_neighborhood_id().into_iter().map(|layer| {
                 // hnsw_rs keeps its lists sorted, closest first.
@@ -153,8 +155,7 @@ impl QueryGraph {
     }
 
     pub fn vector(&self, i: u32) -> &[f32] {
-        let i = i as usize;
-        &self.vectors[i * self.dim..(i + 1) * self.dim]
+        self.vectors.get(i as usize)
     }
 
     /// Point `i`'s links on `layer`.

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 
 use crate::graph::{M, M0, MAX_LAYERS, QueryGraph};
+use crate::vectors::Vectors;
 
 const WITH_VECTORS: &[u8; 8] = b"FRGRAPH1";
 const WITHOUT_VECTORS: &[u8; 8] = b"FRLINKS1";
@@ -27,7 +28,7 @@ const WITHOUT_VECTORS: &[u8; 8] = b"FRLINKS1";
 /// The graph as bytes, with its vectors or without them.
 pub(crate) fn to_bytes(graph: &QueryGraph, with_vectors: bool) -> Vec<u8> {
     let vector_bytes = if with_vectors {
-        graph.vectors.len() * 4
+        graph.vectors.len() * graph.dim * 4
     } else {
         0
     };
@@ -59,7 +60,7 @@ pub(crate) fn write(
     out.write_all(&id.to_le_bytes())?;
     out.write_all(&layer.to_le_bytes())?;
     if with_vectors {
-        for v in &graph.vectors {
+        for v in graph.vectors.floats() {
             out.write_all(&v.to_le_bytes())?;
         }
     }
@@ -153,7 +154,7 @@ impl<R: std::io::Read> Reader<R> {
 pub(crate) fn from_bytes(
     bytes: &[u8],
     dim: usize,
-    vectors: Option<Vec<f32>>,
+    vectors: Option<Vectors>,
 ) -> Result<QueryGraph, String> {
     from_reader(bytes, bytes.len() as u64, dim, vectors)
 }
@@ -164,7 +165,7 @@ pub(crate) fn from_reader(
     src: impl std::io::Read,
     len: u64,
     dim: usize,
-    vectors: Option<Vec<f32>>,
+    vectors: Option<Vectors>,
 ) -> Result<QueryGraph, String> {
     let mut r = Reader { src, at: 0 };
     let magic = &r.take::<8>()?;
@@ -196,18 +197,29 @@ pub(crate) fn from_reader(
         1 if (entry_id as usize) < n && entry_layer < MAX_LAYERS => Some((entry_id, entry_layer)),
         _ => return Err("invalid entry point".into()),
     };
-    let vectors: Vec<f32> = match vectors {
-        Some(given) if given.len() == n * dim => given,
+    let vectors = match vectors {
+        Some(given) if given.len() == n => given,
         Some(given) => {
             return Err(format!(
                 "{} points in the graph, {} vectors given",
                 n,
-                given.len() / dim.max(1)
+                given.len()
             ));
         }
-        None => r.words(n * dim, f32::from_le_bytes)?,
+        None => {
+            // A buffer's worth of points at a time.
+            let mut vectors = Vectors::new(dim);
+            let step = ((1 << 18) / dim.max(1)).max(1);
+            let mut left = n;
+            while left > 0 {
+                let points = left.min(step);
+                vectors.extend_from_floats(&r.words(points * dim, f32::from_le_bytes)?);
+                left -= points;
+            }
+            vectors
+        }
     };
-    if vectors.iter().any(|v| !v.is_finite()) {
+    if vectors.floats().any(|v| !v.is_finite()) {
         return Err("a vector is not finite".into());
     }
     let degree0 = r.bytes(n)?;
@@ -331,7 +343,7 @@ mod tests {
         // Links for other vectors than those given.
         let links = to_bytes(&g, false);
         assert!(
-            from_bytes(&links, 8, Some(vec![0.0; 8 * 299]))
+            from_bytes(&links, 8, Some(Vectors::zeroed(8, 299)))
                 .unwrap_err()
                 .contains("vectors given")
         );

@@ -34,7 +34,7 @@ impl QueryGraph {
         debug_assert_eq!(vector.len(), self.dim);
         let id = self.len() as u32;
         let level = level_of(id);
-        self.vectors.extend_from_slice(vector);
+        self.vectors.push(vector);
         self.links0.extend(std::iter::repeat_n(0, M0));
         self.degree0.push(0);
         if level > 0 {

@@ -19,6 +19,7 @@ mod insert;
 mod persist;
 mod score;
 mod set;
+mod vectors;
 
 pub use domain::{DomainIndex, PersonHit, ShippedGraph};
 pub use persist::{DumpProblem, Manifest};
