@@ -194,18 +194,16 @@ impl DomainIndex {
 
     /// Brings an index made from an older state (a stale dump) to the
     /// current one, as one step: adds `added` (the embeddings of `want`
-    /// not in `have`, its live ids) and removes the points of embeddings
-    /// not in `want`. Returns how many it added and removed, or `None` (and
+    /// it lacks) and removes the points of embeddings not in `want`. Returns how many it added and removed, or `None` (and
     /// changes nothing) when it holds less than half of `want`: building
     /// anew is then the better graph.
     pub fn catch_up(
         &self,
-        have: &std::collections::HashSet<u64>,
         want: &std::collections::HashSet<u64>,
         added: &[Embedding],
     ) -> Option<(usize, usize)> {
         let kept = want.len() - added.len();
-        if kept * 2 < want.len().max(have.len()) {
+        if kept * 2 < want.len().max(self.len()) {
             return None;
         }
         let mut gone = 0;

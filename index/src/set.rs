@@ -625,7 +625,7 @@ fn catch_up_slot(store: &Store, slot: &Slot) -> Result<&'static str, IndexError>
                     added.push(e);
                 }
             })?;
-            let Some((added, gone)) = index.catch_up(&have, &want, &added) else {
+            let Some((added, gone)) = index.catch_up(&want, &added) else {
                 return Ok(None);
             };
             tracing::debug!(domain = %slot.domain, added, gone, "stale index patched");

@@ -92,9 +92,9 @@ mod tests {
             a.push(&[i as f32, 1.0]);
         }
         let mut b = a.clone();
+        assert!(Arc::ptr_eq(&a.chunks[0], &b.chunks[0]), "a copy shares");
         b.push(&[-1.0, -1.0]);
         b.set(5, &[9.0, 9.0]);
-        assert!(Arc::ptr_eq(&a.chunks[0], &a.chunks[0]));
         assert_eq!(a.len(), CHUNK_POINTS + 3);
         assert_eq!(b.len(), CHUNK_POINTS + 4);
         assert_eq!(a.get(5), &[5.0, 1.0], "the original is untouched");

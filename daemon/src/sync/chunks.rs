@@ -77,13 +77,16 @@ pub fn plan_file(
     chunks_per_segment: u32,
     push_max: usize,
 ) -> std::io::Result<(ChunkPlan, String)> {
-    let reader = std::io::BufReader::with_capacity(1 << 20, File::open(file)?);
-    plan_reader(reader, chunk_len, chunks_per_segment, push_max)
+    let file = File::open(file)?;
+    let len = file.metadata()?.len();
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    plan_reader(reader, len, chunk_len, chunks_per_segment, push_max)
 }
 
 /// The plan of content in memory and its chunks, pushed whole.
 pub fn split(content: &[u8], chunk_len: usize) -> (ChunkPlan, Vec<&[u8]>) {
-    let (plan, _) = plan_reader(content, chunk_len, SEGMENT_CHUNKS, usize::MAX)
+    let len = content.len() as u64;
+    let (plan, _) = plan_reader(content, len, chunk_len, SEGMENT_CHUNKS, usize::MAX)
         .expect("reading memory cannot fail");
     let parts = if content.is_empty() {
         vec![content]
@@ -93,8 +96,11 @@ pub fn split(content: &[u8], chunk_len: usize) -> (ChunkPlan, Vec<&[u8]>) {
     (plan, parts)
 }
 
+/// The plan of `len` bytes from `reader`. Chunks are hashed one by one
+/// only when they will be listed (a batch pushed whole).
 fn plan_reader(
     mut reader: impl Read,
+    len: u64,
     chunk_len: usize,
     chunks_per_segment: u32,
     push_max: usize,
@@ -109,6 +115,7 @@ fn plan_reader(
     let mut buf = vec![0u8; chunk_len];
     let mut total_len = 0u64;
     let mut unfinished_segment = false;
+    let on_request = len.div_ceil(chunk_len as u64).max(1) > push_max as u64;
     loop {
         let n = read_full(&mut reader, &mut buf)?;
         if n == 0 && !chunks.is_empty() {
@@ -121,7 +128,11 @@ fn plan_reader(
         chunks.push(ChunkInfo {
             index: chunks.len() as u32,
             len: n as u32,
-            sha256: hex::encode(Sha256::digest(bytes)),
+            sha256: if on_request {
+                String::new()
+            } else {
+                hex::encode(Sha256::digest(bytes))
+            },
         });
         total_len += n as u64;
         if (chunks.len() as u32).is_multiple_of(chunks_per_segment) {
@@ -135,7 +146,6 @@ fn plan_reader(
     if unfinished_segment {
         segment_hashes.push(hex::encode(segment.finalize()));
     }
-    let on_request = chunks.len() > push_max;
     if on_request {
         chunks.clear();
     }

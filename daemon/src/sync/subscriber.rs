@@ -647,12 +647,7 @@ impl EdgeSync {
         match result {
             Ok(report) => {
                 let index = self.index.clone();
-                tokio::task::spawn_blocking(move || {
-                    save_dump(&index);
-                    // A delta frees the graph it grew a copy of; a
-                    // snapshot, its parsed content.
-                    crate::memory::release_freed();
-                });
+                tokio::task::spawn_blocking(move || save_dump(&index));
                 self.metrics
                     .sync_batches
                     .with_label_values(&[domain.as_str(), "applied"])
