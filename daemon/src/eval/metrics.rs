@@ -157,12 +157,7 @@ pub struct OpenSet {
 /// everyone not enrolled (and of people with one photo) probes as a
 /// stranger.
 pub fn open_set(photos: &[Embedded], threshold: f32) -> OpenSet {
-    let mut by_person: BTreeMap<&str, Vec<&[f32]>> = BTreeMap::new();
-    for p in photos {
-        if let Some(d) = &p.descriptor {
-            by_person.entry(&p.identity).or_default().push(d);
-        }
-    }
+    let by_person = by_person(photos);
     let multi: Vec<&str> = by_person
         .iter()
         .filter(|(_, v)| v.len() >= 2)
@@ -181,7 +176,7 @@ pub fn open_set(photos: &[Embedded], threshold: f32) -> OpenSet {
         let mut fold_probes: Vec<(Option<&str>, &[f32])> = Vec::new();
         for (person, ds) in &by_person {
             if enrolled.contains(person) {
-                let g = ds.len().div_ceil(2).min(5);
+                let g = gallery_len(ds.len());
                 gallery.extend(ds[..g].iter().map(|d| (*person, *d)));
                 fold_probes.extend(ds[g..].iter().map(|d| (Some(*person), *d)));
             } else {
@@ -206,6 +201,40 @@ pub fn open_set(photos: &[Embedded], threshold: f32) -> OpenSet {
         }
     }
     summarise(probes, enrolled_identities, gallery_photos, threshold)
+}
+
+/// Descriptors by identity, photos without a face left out.
+fn by_person(photos: &[Embedded]) -> BTreeMap<&str, Vec<&[f32]>> {
+    let mut by_person: BTreeMap<&str, Vec<&[f32]>> = BTreeMap::new();
+    for p in photos {
+        if let Some(d) = &p.descriptor {
+            by_person.entry(&p.identity).or_default().push(d);
+        }
+    }
+    by_person
+}
+
+/// How many of an enrolled person's `photos` (in order) are the gallery.
+fn gallery_len(photos: usize) -> usize {
+    photos.div_ceil(2).min(5)
+}
+
+/// The person nearest to `probe` in the galleries of both folds of
+/// [`open_set`] (everyone with two or more photos), and the distance:
+/// what a domain enrolled like the evaluation would answer for a face
+/// that is no one's.
+pub fn nearest_enrolled(photos: &[Embedded], probe: &[f32]) -> Option<(String, f32)> {
+    by_person(photos)
+        .into_iter()
+        .filter(|(_, ds)| ds.len() >= 2)
+        .flat_map(|(person, ds)| {
+            let g = gallery_len(ds.len());
+            ds.into_iter()
+                .take(g)
+                .map(move |d| (person, distance(probe, d)))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(person, d)| (person.to_string(), d))
 }
 
 fn summarise(
@@ -352,5 +381,24 @@ mod tests {
         assert_eq!((o.at_fpir_1pct.fpir, o.at_fpir_1pct.fnir), (0.0, 0.0));
         let two = o.at_fnir_2pct.unwrap();
         assert!(two.threshold > 0.1 && two.threshold < 0.11 && two.fnir == 0.0);
+    }
+
+    #[test]
+    fn a_face_of_no_one_is_matched_against_gallery_photos_only() {
+        let mut photos = Vec::new();
+        for (i, who) in ["p0", "p1", "p2"].iter().enumerate() {
+            let x = i as f32 * 2.0;
+            photos.push(photo(who, x));
+            photos.push(photo(who, x + 0.1));
+        }
+        photos.push(photo("solo", 5.0));
+        // p2's gallery is its first photo (4.0); 4.1 is a probe, and a
+        // single-photo person is never enrolled.
+        let (who, d) = nearest_enrolled(&photos, &[4.3, 0.0]).unwrap();
+        assert_eq!(who, "p2");
+        assert!((d - 0.3).abs() < 1e-5, "{d}");
+        let (who, _) = nearest_enrolled(&photos, &[5.0, 0.0]).unwrap();
+        assert_eq!(who, "p2");
+        assert!(nearest_enrolled(&photos[6..], &[5.0, 0.0]).is_none());
     }
 }

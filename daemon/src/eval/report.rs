@@ -60,6 +60,9 @@ pub fn print_table(report: &EvalReport) {
     row("no-face boxes passing the quality gate", &|i| {
         r[i].detection.no_face_boxes_passing_the_gate.to_string()
     });
+    row("  of which named at the threshold", &|i| {
+        r[i].detection.no_face_boxes_named.len().to_string()
+    });
     row("labelled faces the quality gate refuses", &|i| {
         let d = &r[i].detection;
         let total: usize = d.gate_refusals.values().sum();

@@ -2,7 +2,9 @@
 //! counting: 10 photos of 5 people (1, 2, 4, 1 and 2 photos), so 8
 //! same-person pairs of 45; the people with two or more photos (3) are
 //! enrolled in two folds, giving 4 gallery photos, 4 enrolled probes and 12
-//! stranger probes; and one photo without a face.
+//! stranger probes; and two "no-face" images: one without a face, and a
+//! photo of an enrolled person filed there by mistake, which must be boxed
+//! and named.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,6 +16,11 @@ fn eval_on_the_samples_gives_the_counted_answers() {
     std::fs::copy(
         root.join("vision/tests/fixtures/yunet/coffee.png"),
         no_faces.path().join("coffee.png"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("samples/faces/img51.jpg"),
+        no_faces.path().join("misfiled.jpg"),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_facerecd"))
@@ -44,11 +51,13 @@ fn eval_on_the_samples_gives_the_counted_answers() {
             (Some(10), Some(10)),
             "{name}"
         );
-        assert_eq!(
-            d["boxes_on_no_face_images"].as_array().unwrap().len(),
-            0,
-            "{name}"
-        );
+        let boxed = d["boxes_on_no_face_images"].as_array().unwrap();
+        assert_eq!(boxed.len(), 1, "{name}: {boxed:?}");
+        assert!(boxed[0][0].as_str().unwrap().ends_with("misfiled.jpg"));
+        assert_eq!(d["no_face_boxes_passing_the_gate"], 1, "{name}");
+        let named = d["no_face_boxes_named"].as_array().unwrap();
+        assert_eq!(named.len(), 1, "{name}: {named:?}");
+        assert_eq!(named[0][1], "faces/person_03", "{name}");
         let v = &p["verification"];
         assert_eq!(
             (v["genuine_pairs"].as_u64(), v["impostor_pairs"].as_u64()),
