@@ -150,10 +150,10 @@ pub fn run(request: &EvalRequest) -> anyhow::Result<EvalReport> {
             for face in found.iter().filter(|f| gate.check(&image, f).is_ok()) {
                 passing += 1;
                 let d = engine.embed_face(&image, face)?;
-                if let Some((person, dist)) = metrics::nearest_enrolled(&embedded, &d.0) {
-                    if dist < threshold {
-                        named.push((path.display().to_string(), person, dist));
-                    }
+                if let Some((person, dist)) = metrics::nearest_enrolled(&embedded, &d.0)
+                    && dist < threshold
+                {
+                    named.push((path.display().to_string(), person, dist));
                 }
             }
             if !found.is_empty() {
