@@ -34,7 +34,7 @@ type TypedSimplePlan = std::sync::Arc<TypedRunnableModel>;
 
 impl OnnxEmbedder {
     /// Loads `file` (checked against `SHA256SUMS`), applies the exact
-    /// load-time rewrites of [`faster_graph`] and optimises it for one chip
+    /// load-time rewrites of `rewrite::faster_graph` and optimises it for one chip
     /// of `size`.
     pub fn load(
         files: &ModelFiles,

@@ -2,17 +2,22 @@
 //! recognition): everything between image bytes and a 128-d descriptor.
 //!
 //! ```text
-//! bytes ─decode─► RGB image ─Detector (MTCNN)─► faces (box, score, 5 points)
-//!        ─align─► 150×150 chip (dlib's geometry) ─Embedder (dlib ResNet)─► Descriptor
+//! bytes ─decode─► RGB image ─Detector (YuNet)─► faces (box, score, 5 points)
+//!        ─QualityGate─► faces fit to embed, or a Refusal with its reason
+//!        ─align─► the pack's chip ─Embedder─► Descriptor
 //! ```
 //!
-//! The networks are ONNX files in the repository's `models/` run by tract.
-//! Models are loaded and optimised once ([`FaceModels::load`]) and shared
-//! across threads; every call is blocking CPU work, so async callers run it
-//! on a blocking pool.
+//! A [`ModelPack`] names the chip, the embedder, the metric and the
+//! threshold (`dlib-v1`: dlib's ResNet on a 150×150 chip, Euclidean;
+//! `sface-v1`: SFace on the 112×112 ArcFace chip, cosine). The networks
+//! are ONNX files in the repository's `models/` run by tract, loaded,
+//! verified and optimised once per pack ([`FaceEngine::load_pack`],
+//! [`Engines`]) and shared across threads; every call is blocking CPU
+//! work, so async callers run it on a blocking pool.
 //!
-//! [`distance`] and [`MATCH_THRESHOLD`] are the one definition of "same
-//! person" in facerec.
+//! [`distance`] and a pack's [`ModelPack::match_distance`] are the one
+//! definition of "same person" in facerec ([`MATCH_THRESHOLD`] is
+//! `dlib-v1`'s).
 
 mod align;
 mod decode;

@@ -84,7 +84,8 @@ pub struct QualityGate {
     pub max_roll: f32,
     /// Smallest variance of the Laplacian (grey, 64×64 face crop).
     pub min_sharpness: f32,
-    /// Largest share of the face in one of 32 grey bands ([`flat_tone`]).
+    /// Largest share of the face (grey, 64×64) in one of 32 grey bands:
+    /// a line drawing is mostly its paper.
     pub max_flat_tone: f32,
 }
 
@@ -211,7 +212,7 @@ pub fn sharpness(image: &RgbImage, face: &Face) -> f32 {
 /// The largest share of the face's box (grey, 64×64) in one of 32 grey
 /// bands. A photographed face is shaded across many bands (at most 0.34
 /// on the shared photos); a line drawing is mostly its paper.
-pub fn flat_tone(grey: &[f32]) -> f32 {
+fn flat_tone(grey: &[f32]) -> f32 {
     let mut bands = [0u32; 32];
     for v in grey {
         bands[((*v as usize) / 8).min(31)] += 1;
