@@ -1,14 +1,16 @@
 //! `POST /api/recognize`: every face in an uploaded image, recognised
 //! against the caller's domain and the datasets it inherits — the design's
 //! `recognize_face(image_bytes, domain)`, answered the way cloud celebrity
-//! recognition APIs answer (recognised and unrecognised faces).
+//! recognition APIs answer (recognised and unrecognised faces), with the
+//! faces the quality gate kept from the search and why (as Rekognition's
+//! `QualityFilter` does).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use facerec_storage::DomainCode;
-use facerec_vision::{DecodeLimits, DetectorConfig, decode_image};
+use facerec_vision::{DecodeLimits, DetectorConfig, Face, QualityGate, decode_image};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,6 +28,29 @@ pub struct RecognizeQuery {
     /// Default: 5% of the photo's longer side, at least 40 — detection
     /// time grows with the square of (photo size ÷ smallest face).
     pub min_face: Option<f32>,
+    /// `auto` (default): a face that fails the quality gate — smaller than
+    /// `min_face`, a weak detection, not a face's landmarks, turned away,
+    /// blurred, one flat tone as in a drawing — is not searched and is
+    /// listed under `refused` with the reason. `none`: every face is
+    /// searched.
+    pub quality: Option<QualityFilter>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QualityFilter {
+    #[default]
+    Auto,
+    None,
+}
+
+/// The gate an uploaded photo's faces pass before they are searched: the
+/// photo defaults, with the request's smallest face.
+fn photo_gate(min_face: f32) -> QualityGate {
+    QualityGate {
+        min_face,
+        ..QualityGate::default()
+    }
 }
 
 /// The default smallest face for a photo whose longer side is `longest`.
@@ -64,10 +89,22 @@ pub struct RecognizedFace {
     pub urls: Vec<String>,
     /// The domain whose data matched: the caller's own or an inherited one.
     pub domain: String,
-    /// Euclidean distance of the descriptors (same person below 0.6).
+    /// Euclidean distance of the descriptors in the matched domain's model
+    /// pack (same person below 0.6 with `dlib-v1`; `sface-v1` descriptors
+    /// are unit vectors, √(2 − 2·cosine), same person below 1.049).
     pub distance: f32,
     /// 0–100.
     pub confidence: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusedFace {
+    #[serde(flatten)]
+    pub face: DetectedFace,
+    /// `too_small`, `low_score`, `landmarks`, `pose`, `blurred` or `flat_tone`.
+    pub reason: String,
+    /// The reason in words, with the measure and the limit.
+    pub detail: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,6 +115,8 @@ pub struct RecognizeResult {
     pub searched: Vec<String>,
     pub recognized: Vec<RecognizedFace>,
     pub unrecognized: Vec<DetectedFace>,
+    /// Faces not searched: they failed the quality gate (`quality=auto`).
+    pub refused: Vec<RefusedFace>,
 }
 
 /// The domain a request recognises in: the one it narrowed to
@@ -168,6 +207,9 @@ pub async fn recognize(
             faces
                 .with_label_values(&["unrecognized"])
                 .inc_by(r.unrecognized.len() as u64);
+            faces
+                .with_label_values(&["refused"])
+                .inc_by(r.refused.len() as u64);
         }
         Err(e) => metrics
             .recognize_requests
@@ -217,6 +259,10 @@ async fn run(
                 .unwrap_or_else(|| default_min_face(image.width().max(image.height()))),
             ..DetectorConfig::default()
         };
+        let gate = match query.quality.unwrap_or_default() {
+            QualityFilter::Auto => Some(photo_gate(detector.min_face)),
+            QualityFilter::None => None,
+        };
         let longest = image.width().max(image.height());
         let faces = detector_net
             .detect(&image, &detector.within(longest, DETECT_MAX_SIDE))
@@ -226,18 +272,18 @@ async fn run(
             searched: vec![],
             recognized: vec![],
             unrecognized: vec![],
+            refused: vec![],
         };
         for f in &faces {
-            let detected = DetectedFace {
-                bbox: FaceBox {
-                    x1: f.bbox.x1,
-                    y1: f.bbox.y1,
-                    x2: f.bbox.x2,
-                    y2: f.bbox.y2,
-                },
-                landmarks: f.landmarks.to_vec(),
-                detection_score: f.score,
-            };
+            let detected = detected_face(f);
+            if let Some(Err(refusal)) = gate.map(|g| g.check(&image, f)) {
+                out.refused.push(RefusedFace {
+                    face: detected,
+                    reason: refusal.reason().to_string(),
+                    detail: refusal.to_string(),
+                });
+                continue;
+            }
             let outcome = crate::recognition::recognise(&engines, &index, &domain, &image, f)
                 .map_err(|e| ApiError::internal(format!("recognition failed: {e:#}")))?
                 .outcome;
@@ -269,4 +315,17 @@ async fn run(
     .await
     .map_err(|e| ApiError::internal(format!("recognition task failed: {e}")))??;
     Ok(result)
+}
+
+fn detected_face(f: &Face) -> DetectedFace {
+    DetectedFace {
+        bbox: FaceBox {
+            x1: f.bbox.x1,
+            y1: f.bbox.y1,
+            x2: f.bbox.x2,
+            y2: f.bbox.y2,
+        },
+        landmarks: f.landmarks.to_vec(),
+        detection_score: f.score,
+    }
 }

@@ -434,6 +434,14 @@ async fn openapi_describes_every_route() {
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let recognize_params: Vec<&str> = doc["paths"]["/api/recognize"]["post"]["parameters"]
+        .as_array()
+        .expect("recognize parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(recognize_params, ["min_face", "quality"]);
+    assert!(doc["components"]["schemas"]["RefusedFace"].is_object());
     let health = json(
         node.req(Method::GET, "/healthz", None)
             .send()

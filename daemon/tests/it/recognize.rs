@@ -33,6 +33,20 @@ fn descriptor(engine: &FaceEngine, file: &str) -> Vec<f32> {
     faces.remove(0).descriptor.0
 }
 
+/// `path` blurred with a Gaussian of `sigma` pixels, as a JPEG.
+fn blurred_jpeg(path: &Path, sigma: f32) -> Vec<u8> {
+    let image = decode_image(&std::fs::read(path).unwrap(), &DecodeLimits::default()).unwrap();
+    let blurred = image::imageops::blur(&image, sigma);
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(blurred)
+        .write_to(
+            &mut std::io::Cursor::new(&mut out),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    out
+}
+
 async fn recognize(edge: &Node, token: &str, body: Vec<u8>) -> reqwest::Response {
     edge.req(Method::POST, "/api/recognize", Some(token))
         .header("content-type", "image/jpeg")
@@ -147,6 +161,55 @@ async fn an_edge_recognises_enrolled_people_and_reports_strangers() {
     .await;
     assert!(body["recognized"].as_array().unwrap().is_empty(), "{body}");
     assert_eq!(body["unrecognized"].as_array().unwrap().len(), 1);
+    assert!(body["refused"].as_array().unwrap().is_empty(), "{body}");
+
+    // A blurred copy of person_05's photo is still boxed, but the quality
+    // gate keeps it from the search and says why — unless the caller asks
+    // for every face with `quality=none`.
+    let blurred = blurred_jpeg(&sample("img62.jpg"), 6.0);
+    let body: Value = json(recognize(&edge, SERBIA, blurred.clone()).await, 200).await;
+    assert!(body["recognized"].as_array().unwrap().is_empty(), "{body}");
+    assert!(
+        body["unrecognized"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+    // The face, and a weak box the blur made on the background.
+    let refused = body["refused"].as_array().unwrap();
+    let refused = refused
+        .iter()
+        .max_by(|a, b| {
+            let width =
+                |f: &Value| f["box"]["x2"].as_f64().unwrap() - f["box"]["x1"].as_f64().unwrap();
+            width(a).total_cmp(&width(b))
+        })
+        .expect("refused faces");
+    assert_eq!(refused["reason"], "blurred", "{body}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("blurred (sharpness"),
+        "{body}"
+    );
+    assert_eq!(refused["landmarks"].as_array().unwrap().len(), 5);
+    let resp = edge
+        .req(Method::POST, "/api/recognize?quality=none", Some(SERBIA))
+        .header("content-type", "image/jpeg")
+        .body(blurred)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = json(resp, 200).await;
+    assert!(body["refused"].as_array().unwrap().is_empty(), "{body}");
+    assert_eq!(body["recognized"][0]["person"], "person_05", "{body}");
+    let resp = edge
+        .req(Method::POST, "/api/recognize?quality=strict", Some(SERBIA))
+        .header("content-type", "image/jpeg")
+        .body(std::fs::read(sample("img62.jpg")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 400).await;
 
     // Bad input and other clients' domains.
     let detail = problem(
