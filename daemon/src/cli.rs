@@ -207,8 +207,7 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Detect, embed and compare faces in image files (JSON on stdout).
-    #[command(subcommand)]
-    Faces(FacesCommand),
+    Faces(FacesArgs),
     /// Training on a hub's data root: candidates, photos, processing, review, erasure.
     #[command(subcommand)]
     Train(TrainCommand),
@@ -301,9 +300,18 @@ pub enum EvalCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct FacesArgs {
+    /// Model pack whose chip, embedder and threshold to use [default: the default pack, sface-v1].
+    #[arg(long, global = true, value_name = "PACK")]
+    pub pack: Option<String>,
+    #[command(subcommand)]
+    pub command: FacesCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum FacesCommand {
-    /// Every face in an image: box, five landmarks, detector score.
+    /// Every face in an image: box, five landmarks, detector score, and why the quality gate would refuse it.
     Detect {
         image: PathBuf,
         /// Smallest face to find, in pixels.
@@ -316,7 +324,7 @@ pub enum FacesCommand {
         #[arg(long, default_value_t = 20.0)]
         min_face: f32,
     },
-    /// Distance between the largest faces of two images, and whether they are the same person.
+    /// The largest faces of two images compared with the pack's metric and threshold: are they the same person?
     Compare { a: PathBuf, b: PathBuf },
 }
 

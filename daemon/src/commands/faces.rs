@@ -4,11 +4,11 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use facerec_vision::{
-    DecodeLimits, DetectorConfig, FaceEngine, MATCH_THRESHOLD, ModelFiles, RgbImage, decode_image,
+    DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, QualityGate, RgbImage, decode_image,
 };
 use serde_json::json;
 
-use crate::cli::FacesCommand;
+use crate::cli::{FacesArgs, FacesCommand};
 use crate::config::Config;
 
 pub fn load_engine(config: &Config) -> anyhow::Result<FaceEngine> {
@@ -37,19 +37,26 @@ pub fn read_image(path: &Path) -> anyhow::Result<RgbImage> {
     decode_image(&bytes, &DecodeLimits::default()).with_context(|| format!("{}", path.display()))
 }
 
-pub fn run(config: &Config, cmd: FacesCommand) -> anyhow::Result<()> {
-    let engine = load_engine(config)?;
-    let out = match cmd {
+pub fn run(config: &Config, args: FacesArgs) -> anyhow::Result<()> {
+    let engine = match &args.pack {
+        Some(pack) => load_pack_engine(config, pack)?,
+        None => load_engine(config)?,
+    };
+    let out = match args.command {
         FacesCommand::Detect { image, min_face } => faces_json(&engine, &image, min_face, false)?,
         FacesCommand::Embed { image, min_face } => faces_json(&engine, &image, min_face, true)?,
         FacesCommand::Compare { a, b } => {
             let da = largest_face_descriptor(&engine, &a)?;
             let db = largest_face_descriptor(&engine, &b)?;
             let distance = da.distance(&db);
+            let pack = engine.pack;
             // Printed at 6 decimals: f32 → JSON would show 0.6000000238.
             let round = |v: f32| (f64::from(v) * 1e6).round() / 1e6;
-            json!({"a": a, "b": b, "distance": round(distance), "threshold": round(MATCH_THRESHOLD),
-                   "same": distance < MATCH_THRESHOLD})
+            // `score` and `threshold` in the pack's own metric (a cosine
+            // similarity for sface-v1); `distance` is what indexes use.
+            json!({"a": a, "b": b, "pack": pack.name, "metric": pack.metric,
+                   "score": round(pack.score_of(distance)), "threshold": round(pack.threshold),
+                   "distance": round(distance), "same": distance < pack.match_distance()})
         }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
@@ -68,12 +75,30 @@ fn faces_json(
         min_face,
         ..Default::default()
     };
-    let faces = if embed {
-        serde_json::to_value(engine.analyze(&img, &config)?)?
-    } else {
-        serde_json::to_value(engine.detect(&img, &config)?)?
-    };
-    Ok(json!({"file": path, "width": img.width(), "height": img.height(), "faces": faces}))
+    let gate = QualityGate::default();
+    let mut faces = Vec::new();
+    for face in engine.detect(&img, &config)? {
+        let refused = gate.check(&img, &face).err();
+        let mut value = serde_json::to_value(&face)?;
+        if embed {
+            value["descriptor"] = serde_json::to_value(engine.embed_face(&img, &face)?)?;
+        }
+        value["refused"] = refusal_json(refused);
+        faces.push(value);
+    }
+    Ok(
+        json!({"file": path, "width": img.width(), "height": img.height(),
+              "pack": engine.pack.name, "faces": faces}),
+    )
+}
+
+/// `null` for a face the default quality gate lets through, else its
+/// reason and the measure against the limit.
+fn refusal_json(refused: Option<facerec_vision::Refusal>) -> serde_json::Value {
+    match refused {
+        None => serde_json::Value::Null,
+        Some(r) => json!({"reason": r.reason(), "detail": r.to_string()}),
+    }
 }
 
 fn largest_face_descriptor(

@@ -27,7 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Edge => serve(&config, Role::Edge).await,
         Command::Domains(cmd) => domains::run(&config, cmd).await,
         Command::Token(cmd) => token::run(cmd),
-        Command::Faces(cmd) => faces::run(&config, cmd),
+        Command::Faces(args) => faces::run(&config, args),
         Command::Bench(cmd) => bench::run(&config, cmd).await,
         Command::Train(cmd) => train::run(&config, cmd),
         Command::Batch(cmd) => batch::run(&config, cmd),

@@ -185,8 +185,16 @@ fn faces_commands_answer_in_json() {
         .arg(sample("img17.jpg")));
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // The default pack (sface-v1) is judged by its own cosine threshold:
+    // this pair's Euclidean distance is near dlib's 0.6, which must not
+    // decide it.
+    assert_eq!(
+        (&v["pack"], &v["metric"]),
+        (&"sface-v1".into(), &"cosine".into())
+    );
     assert_eq!(v["same"], true, "{v}");
-    assert!(v["distance"].as_f64().unwrap() < 0.6);
+    assert!(v["score"].as_f64().unwrap() >= 0.45, "{v}");
+    assert_eq!(v["threshold"], 0.45);
     let (ok, out, _) = run(facerecd()
         .args(["faces", "compare"])
         .arg(sample("img16.jpg"))
@@ -194,7 +202,33 @@ fn faces_commands_answer_in_json() {
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["same"], false, "{v}");
-    assert_eq!(v["threshold"], 0.6);
+    assert!(v["score"].as_f64().unwrap() < 0.45, "{v}");
+    // Another pack by name, before or after the subcommand.
+    for args in [
+        &["faces", "--pack", "dlib-v1", "compare"][..],
+        &["faces", "compare", "--pack", "dlib-v1"][..],
+    ] {
+        let (ok, out, err) = run(facerecd()
+            .args(args)
+            .arg(sample("img16.jpg"))
+            .arg(sample("img17.jpg")));
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            (&v["pack"], &v["threshold"]),
+            (&"dlib-v1".into(), &0.6.into())
+        );
+        assert_eq!(v["same"], true, "{v}");
+        assert!(v["distance"].as_f64().unwrap() < 0.6);
+    }
+    let (ok, _, err) = run(facerecd()
+        .args(["faces", "--pack", "arcface-v9", "detect"])
+        .arg(sample("img12.jpg")));
+    assert!(!ok);
+    assert!(
+        err.contains("arcface-v9") && err.contains("sface-v1"),
+        "{err}"
+    );
 
     let (ok, out, _) = run(facerecd().args(["faces", "embed"]).arg(sample("img12.jpg")));
     assert!(ok);
@@ -203,6 +237,23 @@ fn faces_commands_answer_in_json() {
     assert_eq!(faces.len(), 1);
     assert_eq!(faces[0]["descriptor"].as_array().unwrap().len(), 128);
     assert_eq!(faces[0]["landmarks"].as_array().unwrap().len(), 5);
+    assert!(faces[0]["refused"].is_null(), "a clear face passes: {v}");
+
+    // A blurred copy is still detected, and says why it would not be used.
+    let dir = tempfile::tempdir().unwrap();
+    let blurred = dir.path().join("blurred.png");
+    let photo = image::open(sample("img12.jpg")).unwrap().to_rgb8();
+    image::imageops::blur(&photo, 6.0).save(&blurred).unwrap();
+    let (ok, out, err) = run(facerecd().args(["faces", "detect"]).arg(&blurred));
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let reasons: Vec<&str> = v["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["refused"]["reason"].as_str())
+        .collect();
+    assert!(reasons.contains(&"blurred"), "{v}");
 }
 
 #[test]
