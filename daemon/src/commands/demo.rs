@@ -103,8 +103,12 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
         let publisher = hub.publisher.as_ref().context("the hub has no publisher")?;
         for (domain, seq, people) in &published {
             publisher.batch_built(domain, BatchKind::Delta, *seq);
+            let people = match people {
+                1 => "1 person".to_string(),
+                n => format!("{n} people"),
+            };
             step(&format!(
-                "trained {domain}: {people} people, batch {seq} signed and published"
+                "trained {domain}: {people}, batch {seq} signed and published"
             ));
         }
     }
