@@ -134,21 +134,6 @@ impl DomainIndex {
         Self::of(domain, Points::new(records, whole_graph(&vectors)))
     }
 
-    /// The index of `embeddings` (in the order their graph was built in)
-    /// with the graph a hub built for them and shipped without vectors
-    /// (see [`ShippedGraph`]), or why it cannot be used.
-    pub fn with_shipped_graph(
-        domain: DomainCode,
-        embeddings: &[Embedding],
-        shipped: &ShippedGraph,
-    ) -> Result<Self, String> {
-        let mut assembly = ShippedAssembly::default();
-        for e in embeddings {
-            assembly.push(e);
-        }
-        assembly.finish(domain, shipped)
-    }
-
     pub fn domain(&self) -> &DomainCode {
         &self.domain
     }
@@ -194,9 +179,10 @@ impl DomainIndex {
 
     /// Brings an index made from an older state (a stale dump) to the
     /// current one, as one step: adds `added` (the embeddings of `want`
-    /// it lacks) and removes the points of embeddings not in `want`. Returns how many it added and removed, or `None` (and
-    /// changes nothing) when it holds less than half of `want`: building
-    /// anew is then the better graph.
+    /// it lacks) and removes the points of embeddings not in `want`.
+    /// Returns how many it added and removed, or `None` (and changes
+    /// nothing) when it holds less than half of `want`: building anew is
+    /// then the better graph.
     pub fn catch_up(
         &self,
         want: &std::collections::HashSet<u64>,
@@ -464,15 +450,15 @@ impl ShippedGraph {
     }
 }
 
-/// Hex sha256 of the vectors' little-endian bytes, in order.
-/// The index of a shipped graph, assembled from embeddings handed over
-/// one at a time (as redb reads them): only the index's own copy of the
-/// vectors is ever held.
+/// The index of embeddings (in the order their graph was built in) with
+/// the graph a hub built for them and shipped without vectors (see
+/// [`ShippedGraph`]), assembled from embeddings handed over one at a time
+/// (as redb reads them): only the index's own copy of the vectors is ever
+/// held.
 pub struct ShippedAssembly {
     hasher: sha2::Sha256,
     vectors: crate::vectors::Vectors,
     records: Vec<PointRecord>,
-    bytes: Vec<u8>,
     /// A vector of another dimension was pushed.
     misfit: bool,
 }
@@ -483,7 +469,6 @@ impl Default for ShippedAssembly {
             hasher: Default::default(),
             vectors: crate::vectors::Vectors::new(EMBEDDING_DIM),
             records: Vec::new(),
-            bytes: Vec::new(),
             misfit: false,
         }
     }
@@ -491,12 +476,7 @@ impl Default for ShippedAssembly {
 
 impl ShippedAssembly {
     pub fn push(&mut self, e: &Embedding) {
-        use sha2::Digest;
-        // The digest is of the little-endian bytes, as `vectors_digest`.
-        self.bytes.clear();
-        self.bytes
-            .extend(e.vector.iter().flat_map(|x| x.to_le_bytes()));
-        self.hasher.update(&self.bytes);
+        hash_vector(&mut self.hasher, &e.vector);
         if e.vector.len() == EMBEDDING_DIM {
             self.vectors.push(&e.vector);
         } else {
@@ -520,13 +500,24 @@ impl ShippedAssembly {
     }
 }
 
+/// Hex sha256 of the vectors' little-endian bytes, in order.
 fn vectors_digest<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
     for v in vectors {
-        for x in v {
-            hasher.update(x.to_le_bytes());
-        }
+        hash_vector(&mut hasher, v);
     }
     format!("{:x}", hasher.finalize())
+}
+
+/// Feeds `v`'s little-endian bytes to `hasher`, a stack buffer at a time.
+fn hash_vector(hasher: &mut sha2::Sha256, v: &[f32]) {
+    use sha2::Digest;
+    let mut bytes = [0u8; 256];
+    for floats in v.chunks(64) {
+        for (out, x) in bytes.chunks_exact_mut(4).zip(floats) {
+            out.copy_from_slice(&x.to_le_bytes());
+        }
+        hasher.update(&bytes[..floats.len() * 4]);
+    }
 }

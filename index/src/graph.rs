@@ -7,8 +7,9 @@
 //! search spends ~0.3 µs of bookkeeping per point looked at — fifteen
 //! times the distance itself. Here the vectors are in large chunks that a
 //! grown copy shares (`vectors.rs`), layer-0 links one array of fixed-size
-//! slots, and visited points a bit set: about 0.65 KB a 128-d point. Same graph, same algorithm (greedy
-//! descent through the upper layers, then a beam of width `ef` on layer 0).
+//! slots, and visited points a bit set: about 0.65 KB a 128-d point. Same
+//! graph, same algorithm (greedy descent through the upper layers, then a
+//! beam of width `ef` on layer 0).
 //!
 //! Removals only mark points dead, which the search skips in its results
 //! but still walks through, so links stay useful.

@@ -45,5 +45,5 @@ pub use error::{VisionError, VisionResult};
 pub use image::RgbImage;
 pub use models::{ModelFiles, default_models_dir};
 pub use pack::{DEFAULT_PACK, DLIB_V1, DetectorKind, Metric, ModelPack, PACKS, SFACE_V1};
-pub use quality::{QualityGate, Refusal, pose, sharpness};
+pub use quality::{QualityGate, Refusal, pose};
 pub use yunet::YuNetDetector;

@@ -203,12 +203,6 @@ pub fn pose(face: &Face) -> (f32, f32) {
 /// they do not depend on the face's size.
 const GREY_SIDE: usize = 64;
 
-/// Variance of the 4-neighbour Laplacian over the face's box, grey,
-/// resampled to 64×64.
-pub fn sharpness(image: &RgbImage, face: &Face) -> f32 {
-    laplacian_variance(&grey_face(image, face))
-}
-
 /// The largest share of the face's box (grey, 64×64) in one of 32 grey
 /// bands. A photographed face is shaded across many bands (at most 0.34
 /// on the shared photos); a line drawing is mostly its paper.
@@ -270,6 +264,8 @@ fn cell_ranges(start: f32, len: f32, limit: u32) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Sharpness: the variance of the 4-neighbour Laplacian over the grey
+/// face crop.
 fn laplacian_variance(grey: &[f32]) -> f32 {
     const N: usize = GREY_SIDE;
     let mut values = Vec::with_capacity((N - 2) * (N - 2));

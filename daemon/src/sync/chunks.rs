@@ -146,6 +146,13 @@ fn plan_reader(
     if unfinished_segment {
         segment_hashes.push(hex::encode(segment.finalize()));
     }
+    // Whether chunks were hashed was decided from `len`: a file that grew
+    // or shrank while read would get a plan that lies about it.
+    if total_len != len {
+        return Err(std::io::Error::other(format!(
+            "the batch changed while it was read ({len} bytes, then {total_len})"
+        )));
+    }
     if on_request {
         chunks.clear();
     }

@@ -48,7 +48,12 @@ fn blurred_jpeg(path: &Path, sigma: f32) -> Vec<u8> {
 }
 
 async fn recognize(edge: &Node, token: &str, body: Vec<u8>) -> reqwest::Response {
-    edge.req(Method::POST, "/api/recognize", Some(token))
+    recognize_at(edge, "/api/recognize", token, body).await
+}
+
+/// `POST path` (`/api/recognize` with a query) with a JPEG body.
+async fn recognize_at(edge: &Node, path: &str, token: &str, body: Vec<u8>) -> reqwest::Response {
+    edge.req(Method::POST, path, Some(token))
         .header("content-type", "image/jpeg")
         .body(body)
         .send()
@@ -192,23 +197,12 @@ async fn an_edge_recognises_enrolled_people_and_reports_strangers() {
         "{body}"
     );
     assert_eq!(refused["landmarks"].as_array().unwrap().len(), 5);
-    let resp = edge
-        .req(Method::POST, "/api/recognize?quality=none", Some(SERBIA))
-        .header("content-type", "image/jpeg")
-        .body(blurred)
-        .send()
-        .await
-        .unwrap();
+    let resp = recognize_at(&edge, "/api/recognize?quality=none", SERBIA, blurred).await;
     let body: Value = json(resp, 200).await;
     assert!(body["refused"].as_array().unwrap().is_empty(), "{body}");
     assert_eq!(body["recognized"][0]["person"], "person_05", "{body}");
-    let resp = edge
-        .req(Method::POST, "/api/recognize?quality=strict", Some(SERBIA))
-        .header("content-type", "image/jpeg")
-        .body(std::fs::read(sample("img62.jpg")).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let photo = std::fs::read(sample("img62.jpg")).unwrap();
+    let resp = recognize_at(&edge, "/api/recognize?quality=strict", SERBIA, photo).await;
     problem(resp, 400).await;
 
     // Bad input and other clients' domains.
