@@ -145,7 +145,7 @@ impl Settings {
             domains_file: self.domains_file.clone(),
             models_dir: self.models_dir.clone(),
             plugins_dir: self.plugins_dir.clone(),
-            mqtt: crate::sync::config::MqttOverrides {
+            mqtt: facerec_sync::config::MqttOverrides {
                 broker: self.mqtt_broker.clone(),
                 username: self.mqtt_username.clone(),
                 password: self.mqtt_password.clone(),
@@ -194,7 +194,7 @@ pub enum Command {
     Edge,
     /// Run only the embedded MQTT broker (rumqttd), e.g. on its own host.
     Broker {
-        #[arg(long, default_value = crate::sync::config::DEFAULT_EMBEDDED_LISTEN)]
+        #[arg(long, default_value = facerec_sync::config::DEFAULT_EMBEDDED_LISTEN)]
         listen: SocketAddr,
     },
     /// Inspect and change the domain registry of a data root.
@@ -537,8 +537,8 @@ pub enum BenchCommand {
         /// How people's descriptors spread: `faces` (on a low-dimensional
         /// subspace, as face descriptors do) or `isotropic` (every one of the
         /// 128 dimensions alike: no structure, the worst case for HNSW).
-        #[arg(long, value_enum, default_value_t = crate::commands::bench::GalleryShape::Faces)]
-        shape: crate::commands::bench::GalleryShape,
+        #[arg(long, value_enum, default_value_t = GalleryShape::Faces)]
+        shape: GalleryShape,
     },
     /// Plugin call overhead: instantiate and call the bundled plugins with 1,000 candidates.
     Plugins {
@@ -631,4 +631,19 @@ pub enum ConfigCommand {
     Show,
     /// Validate the configuration and exit 0 if it is usable.
     Check,
+}
+
+/// How the people of a synthetic gallery spread out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GalleryShape {
+    /// People's centres vary along a few dozen directions only. Face
+    /// descriptors are like this: their intrinsic dimension is measured at
+    /// about a dozen for 128-d face embeddings (Gong, Boddeti & Jain, "On
+    /// the Intrinsic Dimensionality of Image Representations", CVPR 2019);
+    /// 32 directions leave a wide margin.
+    Faces,
+    /// Centres spread equally over all 128 dimensions: no structure at all,
+    /// so every other person is about equally far from a query. No real
+    /// gallery is like this; it is the worst case for any graph index.
+    Isotropic,
 }

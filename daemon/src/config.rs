@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use facerec_plugin_host::PluginLimits;
 
-use crate::auth::TokenConfig;
-use crate::live::CameraConfig;
-use crate::node::Role;
-use crate::sync::config::{MqttConfig, MqttFileConfig, MqttOverrides};
+use facerec_api::auth::TokenConfig;
+use facerec_live::CameraConfig;
+use facerec_node::Role;
+use facerec_sync::config::{MqttConfig, MqttFileConfig, MqttOverrides};
 
 /// The config file as written (every field optional).
 #[derive(Debug, Default, Deserialize)]
@@ -141,7 +141,7 @@ pub struct Config {
     pub event_history: usize,
     /// `[server]` bounds.
     #[serde(skip)]
-    pub http_limits: crate::http_server::ServeLimits,
+    pub http_limits: facerec_api::http_server::ServeLimits,
     /// `[mqtt]` as written and overridden; its defaults depend on the role,
     /// so it is resolved by [`Config::mqtt`].
     #[serde(skip)]
@@ -154,6 +154,13 @@ pub const DEFAULT_DATA_ROOT: &str = "./data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 impl Config {
+    /// The hub's WASM plugin runtime over `plugins_dir`, with the
+    /// configured limits (node start-up and the CLI share it).
+    pub fn plugin_host(&self) -> anyhow::Result<facerec_plugin_host::PluginHost> {
+        facerec_plugin_host::PluginHost::new(self.plugins_dir.clone(), self.plugin_limits.clone())
+            .context("cannot start the plugin runtime")
+    }
+
     pub fn resolve(file: FileConfig, over: Overrides) -> anyhow::Result<Self> {
         let parse_codes = |what: &str, list: Vec<String>| -> anyhow::Result<Vec<DomainCode>> {
             list.iter()
@@ -222,12 +229,12 @@ impl Config {
         let event_history = file
             .events
             .history
-            .unwrap_or(crate::live::events::DEFAULT_HISTORY);
+            .unwrap_or(facerec_live::events::DEFAULT_HISTORY);
         if event_history > 100_000 {
             anyhow::bail!("[events] history = {event_history}: at most 100000 per camera");
         }
-        let defaults = crate::http_server::ServeLimits::default();
-        let http_limits = crate::http_server::ServeLimits {
+        let defaults = facerec_api::http_server::ServeLimits::default();
+        let http_limits = facerec_api::http_server::ServeLimits {
             header_timeout: file
                 .server
                 .header_timeout_ms

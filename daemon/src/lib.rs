@@ -1,28 +1,18 @@
-//! facerecd: one daemon, two roles.
+//! facerecd: the one binary of facerec, in two roles.
 //!
-//! - **hub** — the central training server: the domain registry, candidate
-//!   generation, training and batch publishing.
-//! - **edge** — a venue appliance: recognises faces against only its own
-//!   domain (and the datasets it inherits).
+//! - **hub** — the central training server ([`facerec_hub`]);
+//! - **edge** — a venue appliance ([`facerec_edge`] for its batch sync,
+//!   [`facerec_live`] for its cameras).
 //!
-//! Both roles serve the same HTTP API ([`api`]); what differs is which
-//! domains a node will touch ([`node::NodeScope`]). The CLI ([`cli`]) also
-//! works on a stopped node's data root directly.
+//! This crate only wires the others: the CLI ([`cli`]) and what each
+//! command does ([`commands`]), the configuration ([`config`]) and node
+//! start-up ([`server`]). The HTTP API both roles serve is [`facerec_api`].
+//!
+//! Architecture invariant: no other crate imports this one, and the
+//! serving path ([`server`]) never reaches into a command module (the
+//! bench harness is a command; the server does not know it exists).
 
-pub mod api;
-pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod eval;
-pub mod fsutil;
-pub mod http_server;
-pub mod hub;
-pub mod live;
-pub mod memory;
-pub mod metrics;
-pub mod migrate;
-pub mod node;
-pub mod recognition;
 pub mod server;
-pub mod sync;

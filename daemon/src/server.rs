@@ -9,10 +9,10 @@ use facerec_storage::{DomainCode, DomainConfigFile, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, AppState};
-use crate::auth::{TokenTable, ensure_bootstrap_admin};
 use crate::config::Config;
-use crate::node::{NodeScope, Role};
+use facerec_api::AppState;
+use facerec_api::auth::{TokenTable, ensure_bootstrap_admin};
+use facerec_node::{NodeScope, Role};
 
 /// A node serving HTTP in the background.
 pub struct RunningServer {
@@ -22,11 +22,11 @@ pub struct RunningServer {
     /// An edge's search indexes.
     pub index: Option<Arc<facerec_index::IndexSet>>,
     /// A hub's batch publisher (None on an edge or with MQTT off).
-    pub publisher: Option<crate::sync::publisher::Publisher>,
+    pub publisher: Option<facerec_hub::publisher::Publisher>,
     /// Batch sync as this node sees it (None when MQTT is off).
-    pub sync_status: Option<crate::sync::subscriber::SyncStatus>,
+    pub sync_status: Option<facerec_edge::subscriber::SyncStatus>,
     /// An edge's cameras and their event bus (None without cameras).
-    pub live: Option<crate::live::Live>,
+    pub live: Option<facerec_live::Live>,
     /// Where the generated admin token is, when the config names none.
     pub bootstrap_token_file: Option<PathBuf>,
     shutdown: oneshot::Sender<()>,
@@ -111,12 +111,12 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     }
 
     let mqtt = config.mqtt(role)?;
-    if let crate::sync::config::BrokerChoice::Embedded { listen } = &mqtt.broker {
-        crate::sync::broker::start(*listen).with_context(|| {
+    if let facerec_sync::config::BrokerChoice::Embedded { listen } = &mqtt.broker {
+        facerec_sync::broker::start(*listen).with_context(|| {
             format!("cannot start the embedded MQTT broker on {listen} (set FACEREC_MQTT_BROKER to use another broker, or `off`)")
         })?;
     }
-    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let metrics = Arc::new(facerec_node::metrics::Metrics::new());
     let mut publisher = None;
     let mut index = None;
     let mut sync_status = None;
@@ -127,7 +127,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     let plugins = if role == Role::Hub {
         // The batch-signing key exists from the first start, so its public
         // half can be handed to edges before any batch is built.
-        let key = crate::hub::keys::hub_key(store.layout())?;
+        let key = facerec_sync::keys::hub_key(store.layout())?;
         tracing::info!(public_key = %hex::encode(key.verifying_key().to_bytes()), "hub batch-signing key");
         match facerec_plugin_host::bundled::install_missing(&config.plugins_dir) {
             Ok(written) if !written.is_empty() => {
@@ -139,9 +139,9 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 "cannot install the bundled plugins: {e}"),
         }
         if mqtt.enabled() {
-            publisher = Some(crate::sync::publisher::start(&mqtt, store.clone(), key)?);
+            publisher = Some(facerec_hub::publisher::start(&mqtt, store.clone(), key)?);
         }
-        Some(Arc::new(crate::commands::train::plugin_host(config)?))
+        Some(Arc::new(config.plugin_host()?))
     } else {
         let roots: Vec<DomainCode> = node.allowed().into_iter().flatten().collect();
         let served = served_domains(&store, &node, &mqtt).await?;
@@ -158,7 +158,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                 let opened = facerec_index::IndexSet::open(store, &served, options);
                 // Building a graph leaves hnsw_rs's freed structures in
                 // glibc's free lists; they are not the index's to keep.
-                crate::memory::release_freed();
+                facerec_node::memory::release_freed();
                 opened
             })
             .await??
@@ -166,7 +166,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
         let set = Arc::new(set);
         let mut mqtt_client = None;
         if mqtt.enabled() {
-            let (status, client) = crate::sync::subscriber::start(
+            let (status, client) = facerec_edge::subscriber::start(
                 &mqtt,
                 store.clone(),
                 set.clone(),
@@ -186,7 +186,7 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 loader.detector()?;
                 if let Some(domain) = cameras_domain {
-                    for pack in crate::recognition::route_packs(&index_for_packs, &domain)? {
+                    for pack in facerec_live::recognition::route_packs(&index_for_packs, &domain)? {
                         loader.get(pack)?;
                     }
                 }
@@ -199,20 +199,20 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
                     config.models_dir.display()
                 )
             })?;
-            let started = crate::live::start(
+            let started = facerec_live::start(
                 &config.cameras,
                 node.primary.as_ref(),
-                crate::live::LiveDeps {
+                facerec_live::LiveDeps {
                     engines: engines.clone(),
                     index: set.clone(),
                     store: store.clone(),
                     device_id: mqtt.device_id.clone(),
-                    bus: crate::live::EventBus::new(config.event_history),
+                    bus: facerec_live::EventBus::new(config.event_history),
                     metrics: metrics.clone(),
                 },
             )?;
             if let Some(client) = mqtt_client {
-                crate::live::mqtt::forward(
+                facerec_live::mqtt::forward(
                     client,
                     mqtt.topics().device_events(&mqtt.device_id),
                     &started.bus,
@@ -248,10 +248,10 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
     tracing::info!(%addr, %role, data_root = %config.data_root.display(), "facerecd serving");
 
     let (tx, rx) = oneshot::channel::<()>();
-    let app = api::router(state);
+    let app = facerec_api::router(state);
     let limits = config.http_limits;
     let task = tokio::spawn(async move {
-        crate::http_server::serve(listener, app, limits, async {
+        facerec_api::http_server::serve(listener, app, limits, async {
             let _ = rx.await;
         })
         .await;
@@ -276,11 +276,11 @@ pub async fn start(config: &Config, role: Role) -> anyhow::Result<RunningServer>
 async fn served_domains(
     store: &Arc<Store>,
     node: &NodeScope,
-    mqtt: &crate::sync::config::MqttConfig,
+    mqtt: &facerec_sync::config::MqttConfig,
 ) -> anyhow::Result<Vec<DomainCode>> {
     let mut served: Vec<DomainCode> = node.allowed().into_iter().flatten().collect();
     if mqtt.enabled() {
-        for d in crate::sync::definitions::fetch_missing(mqtt, store, &served).await? {
+        for d in facerec_edge::definitions::fetch_missing(mqtt, store, &served).await? {
             if !served.contains(&d) {
                 served.push(d);
             }

@@ -10,6 +10,7 @@
 
 mod code;
 mod error;
+pub mod files;
 mod import;
 mod layout;
 mod model;

@@ -76,13 +76,19 @@ impl DetectorConfig {
         if max_side == 0 || longest <= max_side {
             return *self;
         }
-        let smallest_for_side = crate::yunet::SMALLEST_FACE * longest as f32 / max_side as f32;
+        let smallest_for_side = SMALLEST_FACE * longest as f32 / max_side as f32;
         Self {
             min_face: self.min_face.max(smallest_for_side),
             ..*self
         }
     }
 }
+
+/// The smallest face, in network-input pixels, that the detector (YuNet)
+/// finds reliably (its finest stride is 8; faces of 2.5 cells are still
+/// found). Defined here, with the configuration it bounds, so that the
+/// detector's own module imports this one and not the reverse.
+pub const SMALLEST_FACE: f32 = 20.0;
 
 /// Finds every face in an image.
 pub trait Detector: Send + Sync {

@@ -5,7 +5,7 @@ use facerec_storage::{DomainCode, Store};
 
 use crate::cli::BatchCommand;
 use crate::config::Config;
-use crate::hub::{batch, keys};
+use facerec_sync::{batch, keys};
 
 pub fn run(config: &Config, cmd: BatchCommand) -> anyhow::Result<()> {
     // Verifying needs only a key: never create a data root (and a signing
@@ -19,7 +19,7 @@ pub fn run(config: &Config, cmd: BatchCommand) -> anyhow::Result<()> {
         BatchCommand::Build { domain } => {
             let code = DomainCode::parse(&domain)?;
             let key = keys::hub_key(store.layout())?;
-            match batch::build_delta(&store, &code, &key)? {
+            match facerec_hub::batch::build_delta(&store, &code, &key)? {
                 Some(m) => println!(
                     "{domain}: batch {} built ({} people added, {} removed, {} descriptors) in {}",
                     m.seq,
@@ -37,7 +37,7 @@ pub fn run(config: &Config, cmd: BatchCommand) -> anyhow::Result<()> {
         BatchCommand::Snapshot { domain } => {
             let code = DomainCode::parse(&domain)?;
             let key = keys::hub_key(store.layout())?;
-            let m = batch::build_snapshot(&store, &code, &key)?;
+            let m = facerec_hub::batch::build_snapshot(&store, &code, &key)?;
             println!(
                 "{domain}: snapshot at batch {} ({} people, {} descriptors) in {}",
                 m.seq,

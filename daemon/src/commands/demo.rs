@@ -17,11 +17,11 @@ use image::{Rgb, RgbImage, imageops};
 
 use super::bench::table;
 use crate::config::{Config, FileConfig, Overrides};
-use crate::live::events::EventKind;
-use crate::live::{CameraConfig, LiveSettings};
-use crate::node::Role;
 use crate::server::RunningServer;
-use crate::sync::config::MqttOverrides;
+use facerec_live::events::EventKind;
+use facerec_live::{CameraConfig, LiveSettings};
+use facerec_node::Role;
+use facerec_sync::config::MqttOverrides;
 
 const DOMAINS_JSON: &str = include_str!("../../../deploy/examples/domains.json");
 
@@ -53,7 +53,7 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
     let broker_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    crate::sync::broker::start(format!("127.0.0.1:{broker_port}").parse()?)?;
+    facerec_sync::broker::start(format!("127.0.0.1:{broker_port}").parse()?)?;
     let broker = format!("mqtt://127.0.0.1:{broker_port}");
     step(&format!("embedded MQTT broker on 127.0.0.1:{broker_port}"));
 
@@ -88,7 +88,7 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
         facerec_vision::ModelFiles::new(&config.models_dir),
     ));
     let engine = engines.get(facerec_vision::DEFAULT_PACK)?;
-    let key = crate::hub::keys::hub_key(hub.store.layout())?;
+    let key = facerec_sync::keys::hub_key(hub.store.layout())?;
     {
         let (store, engine, key, samples, work) = (
             hub.store.clone(),
@@ -140,9 +140,9 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
     // Both edges watch the same replayed scene.
     let mut watchers = Vec::new();
     for (name, primary, edge) in &edges {
-        let bus = crate::live::EventBus::default();
+        let bus = facerec_live::EventBus::default();
         let events = bus.subscribe();
-        let live = crate::live::start(
+        let live = facerec_live::start(
             &[CameraConfig {
                 id: "door".into(),
                 source: SourceSpec::Replay {
@@ -159,13 +159,13 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
                 },
             }],
             Some(&DomainCode::parse(primary)?),
-            crate::live::LiveDeps {
+            facerec_live::LiveDeps {
                 engines: engines.clone(),
                 index: edge.index.clone().context("an edge has an index")?,
                 store: edge.store.clone(),
                 device_id: format!("demo-{name}"),
                 bus,
-                metrics: Arc::new(crate::metrics::Metrics::new()),
+                metrics: Arc::new(facerec_node::metrics::Metrics::new()),
             },
         )?;
         watchers.push((*name, events, live));
@@ -321,15 +321,15 @@ fn train(
                     .with_context(|| format!("cannot copy {f} for {d}"))?;
             }
         }
-        crate::hub::acquire::ingest_dir(store, &code, &photos, |_| {})?;
-        crate::hub::process::process_domain(store, engine, &code, &Default::default(), 2, &|| {})?;
-        let people: Vec<PersonId> = crate::hub::review::staging(store, &code)?
+        facerec_hub::acquire::ingest_dir(store, &code, &photos, |_| {})?;
+        facerec_hub::process::process_domain(store, engine, &code, &Default::default(), 2, &|| {})?;
+        let people: Vec<PersonId> = facerec_hub::review::staging(store, &code)?
             .into_iter()
             .map(|e| e.person.id)
             .collect();
-        crate::hub::review::approve(store, &code, &people, None)?;
+        facerec_hub::review::approve(store, &code, &people, None)?;
         let manifest =
-            crate::hub::batch::build_delta(store, &code, key)?.context("nothing to batch")?;
+            facerec_hub::batch::build_delta(store, &code, key)?.context("nothing to batch")?;
         out.push((code, manifest.seq, people.len()));
     }
     Ok(out)

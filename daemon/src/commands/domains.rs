@@ -4,9 +4,9 @@ use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use facerec_storage::{DatasetLink, DomainCode, NewDomain, Store};
 
-use crate::api::DomainView;
 use crate::cli::{CreateDomainArgs, DomainsCommand};
 use crate::config::Config;
+use facerec_api::DomainView;
 
 fn open(config: &Config) -> anyhow::Result<Arc<Store>> {
     let store = Store::open(&config.data_root)

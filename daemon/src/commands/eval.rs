@@ -1,4 +1,4 @@
-//! `facerecd eval`: the command around [`crate::eval`].
+//! `facerecd eval`: the command around [`facerec_eval`].
 
 use facerec_vision::{DetectorConfig, ModelPack, PACKS};
 
@@ -6,9 +6,9 @@ use anyhow::Context;
 
 use crate::cli::{EvalArgs, EvalCommand};
 use crate::config::Config;
-use crate::eval::video::{self, VideoRequest, montage};
-use crate::eval::{EvalRequest, print_table, run as evaluate};
-use crate::live::LiveSettings;
+use facerec_eval::video::{self, VideoRequest, montage};
+use facerec_eval::{EvalRequest, print_table, run as evaluate};
+use facerec_live::LiveSettings;
 
 pub fn run(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
     match &args.command {

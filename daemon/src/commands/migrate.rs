@@ -1,4 +1,4 @@
-//! `facerecd migrate legacy` (see `crate::migrate`).
+//! `facerecd migrate legacy` (see `facerec_hub::migrate`).
 
 use anyhow::Context;
 use facerec_storage::Store;
@@ -6,7 +6,7 @@ use facerec_storage::Store;
 use super::bench::table;
 use crate::cli::MigrateCommand;
 use crate::config::Config;
-use crate::migrate::{self, Options};
+use facerec_hub::migrate::{self, Options};
 
 pub fn run(config: &Config, cmd: MigrateCommand) -> anyhow::Result<()> {
     let MigrateCommand::Legacy {

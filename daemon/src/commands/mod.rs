@@ -17,8 +17,8 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{Config, FileConfig};
-use crate::node::Role;
 use crate::server;
+use facerec_node::Role;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = load_config(&cli)?;
@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { dir } => demo::run(&config, dir).await,
         Command::Eval(args) => eval::run(&config, &args),
         Command::Broker { listen } => {
-            crate::sync::broker::start(listen)?;
+            facerec_sync::broker::start(listen)?;
             eprintln!("facerecd MQTT broker listening on {listen}");
             tokio::signal::ctrl_c().await?;
             Ok(())
@@ -50,8 +50,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             // (the password is never printed).
             #[derive(serde::Serialize)]
             struct ByRole {
-                hub: crate::sync::config::MqttConfig,
-                edge: crate::sync::config::MqttConfig,
+                hub: facerec_sync::config::MqttConfig,
+                edge: facerec_sync::config::MqttConfig,
             }
             #[derive(serde::Serialize)]
             struct Section {
@@ -70,7 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => {
-            crate::auth::TokenTable::from_config(&config.tokens)?;
+            facerec_api::auth::TokenTable::from_config(&config.tokens)?;
             println!("configuration is valid");
             Ok(())
         }

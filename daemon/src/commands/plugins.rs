@@ -10,7 +10,7 @@ use crate::config::Config;
 pub fn run(config: &Config, cmd: PluginsCommand) -> anyhow::Result<()> {
     match cmd {
         PluginsCommand::List => {
-            let host = super::train::plugin_host(config)?;
+            let host = config.plugin_host()?;
             let mut table = Table::new();
             table
                 .load_preset(UTF8_BORDERS_ONLY)

@@ -2,8 +2,8 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 
-use crate::auth::{TokenConfig, generate_token, hash_token};
 use crate::cli::TokenCommand;
+use facerec_api::auth::{TokenConfig, generate_token, hash_token};
 
 pub fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {

@@ -4,20 +4,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use facerec_plugin_host::PluginHost;
 use facerec_storage::{DomainCode, PersonId, Store};
 
 use crate::cli::TrainCommand;
 use crate::config::Config;
-use crate::hub::acquire;
-use crate::hub::candidates::{self, CandidateRequest};
-use crate::hub::process::{self, QualityGates};
-use crate::hub::review;
-
-pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
-    PluginHost::new(config.plugins_dir.clone(), config.plugin_limits.clone())
-        .context("cannot start the plugin runtime")
-}
+use facerec_hub::acquire;
+use facerec_hub::candidates::{self, CandidateRequest};
+use facerec_hub::process::{self, QualityGates};
+use facerec_hub::review;
 
 pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
     let store =
@@ -33,7 +27,7 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
             json,
         } => {
             let code = DomainCode::parse(&domain)?;
-            let host = plugin_host(config)?;
+            let host = config.plugin_host()?;
             let request = CandidateRequest {
                 country,
                 occupation,
@@ -167,9 +161,9 @@ pub fn run(config: &Config, cmd: TrainCommand) -> anyhow::Result<()> {
                 None => store.domain(&code)?.pack,
             };
             let engine = crate::commands::faces::load_pack_engine(config, &pack)?;
-            let key = crate::hub::keys::hub_key(store.layout())?;
+            let key = facerec_sync::keys::hub_key(store.layout())?;
             let bar = spinner("re-embedding");
-            let report = crate::hub::reembed::reembed_domain(
+            let report = facerec_hub::reembed::reembed_domain(
                 &store,
                 &engine,
                 &code,

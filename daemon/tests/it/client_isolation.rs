@@ -2,7 +2,7 @@
 //! and an edge's own domain set.
 
 use crate::common::*;
-use facerecd::node::Role;
+use facerec_node::Role;
 use reqwest::Method;
 use serde_json::json;
 

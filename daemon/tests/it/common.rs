@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use facerecd::auth::{TokenConfig, hash_token};
+use facerec_api::auth::{TokenConfig, hash_token};
+use facerec_node::Role;
 use facerecd::config::{Config, FileConfig, Overrides};
-use facerecd::node::Role;
 use facerecd::server::{self, RunningServer};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub fn config(root: &Path, primary: Option<&str>, allowed: &[&str]) -> Config {
         primary_domain: primary.map(str::to_string),
         allowed_domains: Some(allowed.iter().map(|s| s.to_string()).collect()),
         public_hosts: Some(vec![PUBLIC_HOST.into()]),
-        mqtt: facerecd::sync::config::MqttOverrides {
+        mqtt: facerec_sync::config::MqttOverrides {
             broker: Some("off".into()),
             ..Default::default()
         },

@@ -176,7 +176,7 @@ async fn the_console_reviews_and_publishes_end_to_end() {
     let mut cfg = config(dir.path(), None, &[]);
     cfg.mqtt_overrides.broker = Some(broker.url());
     cfg.mqtt_overrides.device_id = Some("hub-console".into());
-    let hub = Node::start(&cfg, facerecd::node::Role::Hub).await;
+    let hub = Node::start(&cfg, facerec_node::Role::Hub).await;
     assert_eq!(hub.create("greece").await.status(), 201);
     // An edge that knows only its domain, the broker and the hub's key:
     // it waits for the domain the console is about to create.

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use facerec_camera::SourceSpec;
+use facerec_live::{CameraConfig, LiveSettings};
+use facerec_node::Role;
 use facerec_storage::{NewDomain, Store};
 use facerec_vision::{DecodeLimits, decode_image};
-use facerecd::live::{CameraConfig, LiveSettings};
-use facerecd::node::Role;
 use image::{Rgb, RgbImage, imageops};
 use reqwest::Method;
 use rumqttc::{Event, Packet, QoS};
@@ -152,7 +152,7 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     let broker = Broker::start(BrokerKind::Embedded);
     // A watcher on the device's event topic, subscribed before the edge
     // starts.
-    let options = facerecd::sync::client::options("event-watcher", "127.0.0.1", broker.port);
+    let options = facerec_sync::client::options("event-watcher", "127.0.0.1", broker.port);
     let (watcher, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
     watcher
         .subscribe("facerec/v1/devices/edge-door/events", QoS::AtLeastOnce)

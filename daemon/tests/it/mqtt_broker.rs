@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use facerecd::sync::chunks::MAX_CHUNK_BYTES;
-use facerecd::sync::{broker, client};
+use facerec_sync::chunks::MAX_CHUNK_BYTES;
+use facerec_sync::{broker, client};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 #[tokio::test]

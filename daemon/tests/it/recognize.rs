@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use facerec_node::Role;
 use facerec_storage::{
     BatchKind, BatchMeta, DomainCode, IncomingBatch, NewDomain, NewEmbedding, PersonId, Store,
     SyncedPerson,
@@ -10,7 +11,6 @@ use facerec_storage::{
 use facerec_vision::{
     DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, decode_image, default_models_dir,
 };
-use facerecd::node::Role;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -100,7 +100,7 @@ pub fn enrol_serbia(
         added,
         removed: vec![],
     };
-    facerecd::sync::apply::apply(store, index, batch, None).unwrap();
+    facerec_edge::apply::apply(store, index, batch, None).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -350,11 +350,11 @@ async fn half_sent_requests_are_closed_and_connections_are_bounded() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), None, &[]);
-    config.http_limits = facerecd::http_server::ServeLimits {
+    config.http_limits = facerec_api::http_server::ServeLimits {
         header_timeout: std::time::Duration::from_millis(500),
         max_connections: 4,
     };
-    let hub = Node::start(&config, facerecd::node::Role::Hub).await;
+    let hub = Node::start(&config, facerec_node::Role::Hub).await;
     let addr = hub.base.trim_start_matches("http://").to_string();
     let answers = tokio::task::spawn_blocking(move || {
         // Four clients that never finish their headers hold every slot…

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use facerec_index::{IndexOptions, IndexSet, SearchParams};
 use facerec_storage::{DomainCode, PersonStatus, Store};
+use facerec_sync::batch::{BatchManifest, batch_dir};
+use facerec_sync::chunks::{MAX_CHUNK_BYTES, split};
+use facerec_sync::messages::{Announcement, Message};
+use facerec_sync::topics::{BatchRef, Topics};
 use facerec_vision::{
     DecodeLimits, DetectorConfig, FaceEngine, ModelFiles, decode_image, default_models_dir,
 };
-use facerecd::hub::batch::{BatchManifest, batch_dir};
-use facerecd::sync::chunks::{MAX_CHUNK_BYTES, split};
-use facerecd::sync::messages::{Announcement, Message};
-use facerecd::sync::topics::{BatchRef, Topics};
 use rumqttc::QoS;
 
 use crate::common::shared_data;
@@ -216,25 +216,25 @@ async fn device_states(
     device: &str,
 ) -> (
     rumqttc::AsyncClient,
-    tokio::sync::mpsc::UnboundedReceiver<facerecd::sync::messages::DeviceState>,
+    tokio::sync::mpsc::UnboundedReceiver<facerec_sync::messages::DeviceState>,
 ) {
-    let options = facerecd::sync::client::options("state-watcher", "127.0.0.1", broker.port);
-    let (client, mut events) = facerecd::sync::client::connect(options);
+    let options = facerec_sync::client::options("state-watcher", "127.0.0.1", broker.port);
+    let (client, mut events) = facerec_sync::client::connect(options);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let topic = Topics::new("facerec/v1").unwrap().device_state(device);
     let c = client.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             match event {
-                facerecd::sync::client::LinkEvent::Connected { .. } => {
+                facerec_sync::client::LinkEvent::Connected { .. } => {
                     c.subscribe(topic.clone(), QoS::AtLeastOnce).await.unwrap();
                 }
-                facerecd::sync::client::LinkEvent::Message(p) => {
+                facerec_sync::client::LinkEvent::Message(p) => {
                     if let Ok(Message::DeviceState(s)) = Message::decode(&p.payload) {
                         let _ = tx.send(s);
                     }
                 }
-                facerecd::sync::client::LinkEvent::Disconnected(_) => {}
+                facerec_sync::client::LinkEvent::Disconnected(_) => {}
             }
         }
     });
@@ -242,8 +242,8 @@ async fn device_states(
 }
 
 async fn next_state(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<facerecd::sync::messages::DeviceState>,
-) -> facerecd::sync::messages::DeviceState {
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<facerec_sync::messages::DeviceState>,
+) -> facerec_sync::messages::DeviceState {
     tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("a device state within the wait")
@@ -252,14 +252,14 @@ async fn next_state(
 
 /// A raw client for publishing what a hub never would.
 async fn raw_client(broker: &Broker) -> rumqttc::AsyncClient {
-    let options = facerecd::sync::client::options("forger", "127.0.0.1", broker.port);
+    let options = facerec_sync::client::options("forger", "127.0.0.1", broker.port);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 1024);
     tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
     client
 }
 
 fn read_batch(store: &Store, seq: u64) -> (BatchManifest, Vec<u8>) {
-    facerecd::hub::batch::read_dir(&batch_dir(store, &serbia(), seq)).unwrap()
+    facerec_sync::batch::read_dir(&batch_dir(store, &serbia(), seq)).unwrap()
 }
 
 async fn publish(
@@ -349,8 +349,8 @@ async fn chunks_lost_on_the_way_cost_a_segment_not_the_batch() {
     // publishing it, then sent with chunks 40–79 lost: the edge asks the
     // hub for segments 1 and 2 only, and applies the batch.
     approve(&store, "serbia", &random_people("second", 100, 2, 2));
-    let signing = facerecd::hub::keys::hub_key(store.layout()).unwrap();
-    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+    let signing = facerec_sync::keys::hub_key(store.layout()).unwrap();
+    facerec_hub::batch::build_delta(&store, &serbia(), &signing)
         .unwrap()
         .unwrap();
     let (m2, c2) = read_batch(&store, 2);
@@ -384,13 +384,13 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
 
     // Batches 2 and 3 are built without being published, then sent by hand
     // in reverse order, batch 1 again in between.
-    let signing = facerecd::hub::keys::hub_key(store.layout()).unwrap();
+    let signing = facerec_sync::keys::hub_key(store.layout()).unwrap();
     approve(&store, "serbia", &random_people("second", 2, 2, 2));
-    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+    facerec_hub::batch::build_delta(&store, &serbia(), &signing)
         .unwrap()
         .unwrap();
     approve(&store, "serbia", &random_people("third", 2, 2, 3));
-    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+    facerec_hub::batch::build_delta(&store, &serbia(), &signing)
         .unwrap()
         .unwrap();
     let (m3, c3) = read_batch(&store, 3);
@@ -403,7 +403,7 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
 
     // Batch 4 arrives first in every bad form, then as the hub signed it.
     approve(&store, "serbia", &random_people("fourth", 2, 2, 4));
-    facerecd::hub::batch::build_delta(&store, &serbia(), &signing)
+    facerec_hub::batch::build_delta(&store, &serbia(), &signing)
         .unwrap()
         .unwrap();
     let (m4, c4) = read_batch(&store, 4);
@@ -436,11 +436,11 @@ async fn duplicated_reordered_and_forged_batches_never_change_an_edge() {
     // Another domain's batch on this domain's topics.
     approve(&store, "greece", &random_people("greek", 1, 1, 5));
     let g =
-        facerecd::hub::batch::build_delta(&store, &DomainCode::parse("greece").unwrap(), &signing)
+        facerec_hub::batch::build_delta(&store, &DomainCode::parse("greece").unwrap(), &signing)
             .unwrap()
             .unwrap();
     let gdir = batch_dir(&store, &DomainCode::parse("greece").unwrap(), g.seq);
-    let (mut gm, gc) = facerecd::hub::batch::read_dir(&gdir).unwrap();
+    let (mut gm, gc) = facerec_sync::batch::read_dir(&gdir).unwrap();
     publish(&forger, "serbia", &gm, &gc).await;
     gm.seq = 4; // and once claiming serbia's next seq
     publish(&forger, "serbia", &gm, &gc).await;
@@ -627,7 +627,7 @@ async fn acl_client(
     rumqttc::AsyncClient,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
-    let mut options = facerecd::sync::client::options(user, "127.0.0.1", port);
+    let mut options = facerec_sync::client::options(user, "127.0.0.1", port);
     options.set_credentials(user, "secret");
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -847,7 +847,7 @@ async fn sync_runs_over_tls_with_credentials_and_refuses_an_unknown_ca() {
     cfg.mqtt_overrides.username = Some("hub".into());
     cfg.mqtt_overrides.password = Some("s3cret".into());
     cfg.mqtt_file.ca_file = Some(p.join("ca.crt"));
-    let hub = crate::common::Node::start(&cfg, facerecd::node::Role::Hub).await;
+    let hub = crate::common::Node::start(&cfg, facerec_node::Role::Hub).await;
     assert_eq!(hub.create("serbia").await.status(), 201);
     let store = hub_store(&hub);
     let key = hub_public_key(&hub).await;
@@ -1008,16 +1008,12 @@ async fn an_edge_learns_its_domains_from_the_hub_and_follows_their_changes() {
         let mut new = facerec_storage::NewDomain::named("venue_a");
         new.display_name = Some("Forged".into());
         fake_hub.create_domain(new).unwrap();
-        facerecd::sync::definitions::sign(
-            &fake_hub,
-            &forger,
-            &DomainCode::parse("venue_a").unwrap(),
-        )
-        .unwrap()
-        .unwrap()
+        facerec_sync::definitions::sign(&fake_hub, &forger, &DomainCode::parse("venue_a").unwrap())
+            .unwrap()
+            .unwrap()
     };
     let client = raw_client(&broker).await;
-    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    let topics = Topics::new(facerec_sync::topics::DEFAULT_PREFIX).unwrap();
     client
         .publish(
             topics.definition(&DomainCode::parse("venue_a").unwrap()),
@@ -1094,7 +1090,7 @@ async fn a_request_inside_the_hubs_quiet_window_is_answered_when_it_closes() {
 
     // A client in the place of an edge that asks twice in a row, as an edge
     // restarting right after the hub answered another one does.
-    let options = facerecd::sync::client::options("edge-asking", "127.0.0.1", broker.port);
+    let options = facerec_sync::client::options("edge-asking", "127.0.0.1", broker.port);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 64);
     let (tx, mut manifests) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -1106,12 +1102,12 @@ async fn a_request_inside_the_hubs_quiet_window_is_answered_when_it_closes() {
             }
         }
     });
-    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    let topics = Topics::new(facerec_sync::topics::DEFAULT_PREFIX).unwrap();
     client
         .subscribe("facerec/v1/domains/serbia/snapshots/#", QoS::AtLeastOnce)
         .await
         .unwrap();
-    let request = Message::Request(facerecd::sync::messages::SyncRequest {
+    let request = Message::Request(facerec_sync::messages::SyncRequest {
         device_id: "edge-asking".into(),
         have_seq: 0,
         segments: None,
@@ -1164,7 +1160,7 @@ async fn twenty_restarts_of_an_edge_each_reach_the_head_within_a_bound() {
 
     // Someone else's request just before each start puts the hub inside
     // its no-resend window when the restarted edge asks.
-    let topics = Topics::new(facerecd::sync::topics::DEFAULT_PREFIX).unwrap();
+    let topics = Topics::new(facerec_sync::topics::DEFAULT_PREFIX).unwrap();
     let mut head = 1;
     let mut slowest = Duration::ZERO;
     for round in 0..20u64 {
@@ -1185,7 +1181,7 @@ async fn twenty_restarts_of_an_edge_each_reach_the_head_within_a_bound() {
             // what it held for it: only the head and a request recover it.
             broker.restart();
         }
-        let request = Message::Request(facerecd::sync::messages::SyncRequest {
+        let request = Message::Request(facerec_sync::messages::SyncRequest {
             device_id: "another-edge".into(),
             have_seq: head - 1,
             segments: None,
@@ -1213,7 +1209,7 @@ async fn twenty_restarts_of_an_edge_each_reach_the_head_within_a_bound() {
 /// Waits until the broker holds `domain`'s head at `seq`: the hub has then
 /// published that batch (it publishes the head after the batch).
 async fn wait_for_head(broker: &Broker, domain: &str, seq: u64) {
-    let options = facerecd::sync::client::options("head-watcher", "127.0.0.1", broker.port);
+    let options = facerec_sync::client::options("head-watcher", "127.0.0.1", broker.port);
     let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
     client
         .subscribe(

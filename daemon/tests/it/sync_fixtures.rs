@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use facerec_node::Role;
 use facerec_storage::{DomainCode, NewEmbedding, NewPerson, PersonId, PersonStatus, Store};
 use facerecd::config::Config;
-use facerecd::node::Role;
 use serde_json::Value;
 
 use crate::common::*;
@@ -174,7 +174,7 @@ pub async fn start_hub(root: &Path, broker: &Broker) -> Node {
 pub async fn start_hub_with(
     root: &Path,
     broker: &Broker,
-    tune: impl FnOnce(&mut facerecd::sync::config::MqttFileConfig),
+    tune: impl FnOnce(&mut facerec_sync::config::MqttFileConfig),
 ) -> Node {
     let mut cfg: Config = config(root, None, &[]);
     tune(&mut cfg.mqtt_file);

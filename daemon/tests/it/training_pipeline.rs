@@ -7,13 +7,14 @@ use std::path::Path;
 
 use crate::common::shared_data;
 
+use facerec_hub::acquire::ingest_dir;
+use facerec_hub::batch::{build_delta, build_snapshot};
+use facerec_hub::process::{QualityGates, process_domain, staged_faces};
+use facerec_hub::review::{approve, erase};
 use facerec_storage::{DomainCode, ImageStatus, NewDomain, PersonId, PersonStatus, Store};
+use facerec_sync::batch::{batch_dir, snapshot_dir, verify_dir};
+use facerec_sync::keys::hub_key;
 use facerec_vision::{FaceEngine, ModelFiles, default_models_dir};
-use facerecd::hub::acquire::ingest_dir;
-use facerecd::hub::batch::{batch_dir, build_delta, build_snapshot, snapshot_dir, verify_dir};
-use facerecd::hub::keys::hub_key;
-use facerecd::hub::process::{QualityGates, process_domain, staged_faces};
-use facerecd::hub::review::{approve, erase};
 
 fn copy(from: &Path, names: &[&str], to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -282,7 +283,7 @@ fn candidate_photos_download_through_the_allowlist_and_content_checks() {
         )
         .unwrap();
     let http = facerec_plugin_host::GuardedHttp::new(Default::default());
-    let report = facerecd::hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
+    let report = facerec_hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
     assert_eq!(report.downloaded, 1, "{report:?}");
     assert_eq!(report.duplicates, 1, "{report:?}");
     let reasons: Vec<&str> = report.failed.iter().map(|(_, r)| r.as_str()).collect();
@@ -312,6 +313,6 @@ fn candidate_photos_download_through_the_allowlist_and_content_checks() {
         Some(url("/a.jpg").as_str())
     );
     // A second run skips what it already has.
-    let again = facerecd::hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
+    let again = facerec_hub::acquire::download_candidates(&store, &http, &d, |_| {}).unwrap();
     assert_eq!(again.downloaded, 0);
 }

@@ -4,7 +4,7 @@ use redb::ReadableTable;
 
 use super::Store;
 use super::codec::{decode, encode};
-use super::domains::read_domain;
+use super::rows::read_domain;
 use crate::code::DomainCode;
 use crate::error::{StorageError, StorageResult};
 use crate::model::*;

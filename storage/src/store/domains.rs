@@ -7,6 +7,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::codec::{decode, encode};
+use super::rows::read_domain;
 use crate::code::DomainCode;
 use crate::error::{StorageError, StorageResult};
 use crate::model::*;
@@ -84,16 +85,6 @@ fn load_graph(
         links.insert(code, list);
     }
     Ok(DatasetGraph { links })
-}
-
-pub(crate) fn read_domain(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    code: &DomainCode,
-) -> StorageResult<Option<Domain>> {
-    match table.get(code.as_str())? {
-        Some(v) => Ok(Some(decode("domains", code, v.value())?)),
-        None => Ok(None),
-    }
 }
 
 impl Store {
@@ -434,7 +425,7 @@ fn purge_rows(txn: &WriteTransaction, code: &DomainCode) -> StorageResult<()> {
             t.remove((d, id))?;
         }
     }
-    super::embeddings::bump_revision(txn, d)?;
+    super::rows::bump_revision(txn, d)?;
     {
         let mut t = txn.open_table(EMBEDDINGS_BY_PERSON)?;
         let keys: Vec<(String, u64)> =

@@ -8,7 +8,7 @@
 use redb::ReadableTable;
 
 use super::Store;
-use super::domains::read_domain;
+use super::rows::{bump_revision, read_domain};
 use crate::code::{DomainCode, PersonId};
 use crate::error::{StorageError, StorageResult};
 use crate::schema::*;
@@ -216,19 +216,6 @@ pub(crate) fn delete_image_embeddings(
         by_person.remove((d, p, *id))?;
     }
     Ok(ids.len() as u64)
-}
-
-/// Records that `domain`'s embeddings changed in this transaction.
-pub(crate) fn bump_revision(txn: &redb::WriteTransaction, domain: &str) -> StorageResult<u64> {
-    let mut meta = txn.open_table(META)?;
-    let next = meta
-        .get(META_EMBEDDING_REVISION)?
-        .map(|v| v.value())
-        .unwrap_or(0)
-        + 1;
-    meta.insert(META_EMBEDDING_REVISION, next)?;
-    txn.open_table(EMBEDDING_REVISIONS)?.insert(domain, next)?;
-    Ok(next)
 }
 
 impl Store {

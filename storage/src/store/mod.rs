@@ -9,6 +9,7 @@ mod handle;
 mod images;
 mod people;
 mod review;
+mod rows;
 mod synced;
 
 use std::path::Path;

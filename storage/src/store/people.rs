@@ -4,30 +4,12 @@ use chrono::Utc;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
-use super::codec::{decode, encode};
-use super::domains::read_domain;
+use super::codec::decode;
+use super::rows::{put_person, read_domain};
 use crate::code::{DomainCode, PersonId};
 use crate::error::{StorageError, StorageResult};
 use crate::model::*;
 use crate::schema::*;
-
-/// Writes `person` and keeps the status index in step, inside `txn`.
-pub(crate) fn put_person(
-    txn: &WriteTransaction,
-    person: &Person,
-    previous_status: Option<PersonStatus>,
-) -> StorageResult<()> {
-    let d = person.domain.as_str();
-    let p = person.id.as_str();
-    txn.open_table(PEOPLE)?
-        .insert((d, p), encode(person).as_slice())?;
-    let mut index = txn.open_table(PEOPLE_BY_STATUS)?;
-    if let Some(old) = previous_status {
-        index.remove((d, old.as_str(), p))?;
-    }
-    index.insert((d, person.status.as_str(), p), ())?;
-    Ok(())
-}
 
 /// Adds or updates one person inside `txn` (see [`Store::upsert_person`]).
 fn upsert_in(
@@ -199,8 +181,8 @@ impl Store {
         status: PersonStatus,
     ) -> StorageResult<Person> {
         let txn = self.db.begin_write()?;
-        let person = super::review::load_person(&txn, domain.as_str(), id.as_str())?;
-        let person = super::review::set_person_status_in(&txn, person, status)?;
+        let person = super::rows::load_person(&txn, domain.as_str(), id.as_str())?;
+        let person = super::rows::set_person_status_in(&txn, person, status)?;
         txn.commit()?;
         Ok(person)
     }

@@ -7,40 +7,15 @@ use redb::{ReadableTable, WriteTransaction};
 use super::Store;
 use super::batches::insert_next_batch;
 use super::codec::{decode, encode};
-use super::domains::read_domain;
 use super::embeddings::{
-    NewEmbedding, bump_revision, delete_image_embeddings, delete_person_embeddings,
-    insert_embeddings,
+    NewEmbedding, delete_image_embeddings, delete_person_embeddings, insert_embeddings,
 };
-use super::people::put_person;
+use super::rows::read_domain;
+use super::rows::{bump_revision, load_person, set_person_status_in};
 use crate::code::{DomainCode, PersonId};
 use crate::error::{StorageError, StorageResult};
 use crate::model::*;
 use crate::schema::*;
-
-pub(crate) fn load_person(txn: &WriteTransaction, d: &str, p: &str) -> StorageResult<Person> {
-    let table = txn.open_table(PEOPLE)?;
-    let got = table.get((d, p))?;
-    match got {
-        Some(v) => decode("people", format!("{d}/{p}"), v.value()),
-        None => Err(StorageError::UnknownPerson {
-            domain: d.to_string(),
-            person: p.to_string(),
-        }),
-    }
-}
-
-pub(crate) fn set_person_status_in(
-    txn: &WriteTransaction,
-    mut person: Person,
-    status: PersonStatus,
-) -> StorageResult<Person> {
-    let previous = person.status;
-    person.status = status;
-    person.updated_at = Utc::now();
-    put_person(txn, &person, Some(previous))?;
-    Ok(person)
-}
 
 pub(crate) fn set_image_status_in(
     txn: &WriteTransaction,

@@ -12,12 +12,8 @@ use redb::ReadableTable;
 use super::Store;
 use super::batches::{insert_next_batch, last_seq};
 use super::codec::encode;
-use super::domains::read_domain;
-use super::embeddings::{
-    Embedding, NewEmbedding, bump_revision, delete_person_embeddings, insert_embeddings,
-};
-use super::people::put_person;
-use super::review::{load_person, set_person_status_in};
+use super::embeddings::{Embedding, NewEmbedding, delete_person_embeddings, insert_embeddings};
+use super::rows::{bump_revision, load_person, put_person, read_domain, set_person_status_in};
 use crate::code::{DomainCode, PersonId};
 use crate::error::{StorageError, StorageResult};
 use crate::model::*;

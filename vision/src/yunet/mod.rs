@@ -20,9 +20,7 @@ use crate::models::{ModelFiles, YUNET};
 use crate::net::Net;
 use crate::resize::{Planar, resize_rgb8};
 
-/// The smallest face, in network-input pixels, that YuNet finds reliably
-/// (its finest stride is 8; faces of 2.5 cells are still found).
-pub const SMALLEST_FACE: f32 = 20.0;
+pub use crate::detect::SMALLEST_FACE;
 
 /// Longest side of the network input: a 24 MP photo is not worth 2 s of
 /// detection; its smallest findable face grows instead.

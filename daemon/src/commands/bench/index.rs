@@ -11,21 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{Samples, table};
-
-/// How the people of a synthetic gallery spread out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GalleryShape {
-    /// People's centres vary along a few dozen directions only. Face
-    /// descriptors are like this: their intrinsic dimension is measured at
-    /// about a dozen for 128-d face embeddings (Gong, Boddeti & Jain, "On
-    /// the Intrinsic Dimensionality of Image Representations", CVPR 2019);
-    /// 32 directions leave a wide margin.
-    Faces,
-    /// Centres spread equally over all 128 dimensions: no structure at all,
-    /// so every other person is about equally far from a query. No real
-    /// gallery is like this; it is the worst case for any graph index.
-    Isotropic,
-}
+use crate::cli::GalleryShape;
 
 /// Directions along which people differ in [`GalleryShape::Faces`].
 const FACE_LATENT_DIMS: usize = 32;
@@ -168,7 +154,7 @@ fn measure(
     let build_s = t.elapsed().as_secs_f64();
     // What the index holds, not what building it left in glibc's free
     // lists (a node gives those back after loading, as here).
-    crate::memory::release_freed();
+    facerec_node::memory::release_freed();
     let bytes_per_vector = match (before, resident_bytes()) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b) as f64 / n as f64),
         _ => None,

@@ -20,10 +20,10 @@ use image::{Rgb, RgbImage, imageops};
 
 use super::{Samples, table};
 use crate::config::{Config, FileConfig, Overrides};
-use crate::live::events::EventKind;
-use crate::live::{CameraConfig, LiveSettings};
-use crate::node::Role;
-use crate::sync::config::MqttOverrides;
+use facerec_live::events::EventKind;
+use facerec_live::{CameraConfig, LiveSettings};
+use facerec_node::Role;
+use facerec_sync::config::MqttOverrides;
 
 /// Sample photos with one clear face each (samples/faces).
 const FACES: [&str; 5] = [
@@ -273,8 +273,8 @@ async fn run_pipeline(
     detect_every: u32,
     seconds: u64,
 ) -> anyhow::Result<PipelineRun> {
-    let metrics = Arc::new(crate::metrics::Metrics::new());
-    let bus = crate::live::EventBus::default();
+    let metrics = Arc::new(facerec_node::metrics::Metrics::new());
+    let bus = facerec_live::EventBus::default();
     let mut events = bus.subscribe();
     let camera = CameraConfig {
         id: "bench".into(),
@@ -293,10 +293,10 @@ async fn run_pipeline(
     };
     let cpu0 = cpu_seconds();
     let started = Instant::now();
-    let runtime = crate::live::pipeline::start(
+    let runtime = facerec_live::pipeline::start(
         &camera,
         domain.clone(),
-        crate::live::LiveDeps {
+        facerec_live::LiveDeps {
             engines: engines.clone(),
             index: index.clone(),
             store: store.clone(),

@@ -7,8 +7,6 @@ mod plugins;
 mod sync;
 mod vision;
 
-pub use index::GalleryShape;
-
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 
 use crate::cli::BenchCommand;

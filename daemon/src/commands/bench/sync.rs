@@ -17,8 +17,8 @@ use rand::{Rng, SeedableRng};
 
 use super::table;
 use crate::config::{Config, FileConfig, Overrides};
-use crate::node::Role;
-use crate::sync::config::MqttOverrides;
+use facerec_node::Role;
+use facerec_sync::config::MqttOverrides;
 
 const PER_PERSON: usize = 5;
 
@@ -30,7 +30,7 @@ pub async fn run(
     let work = tempfile::tempdir()?;
     let broker_port = free_port()?;
     let broker_addr = format!("127.0.0.1:{broker_port}").parse()?;
-    crate::sync::broker::start(broker_addr)?;
+    facerec_sync::broker::start(broker_addr)?;
     let broker_url = format!("mqtt://127.0.0.1:{broker_port}");
 
     let hub_root = work.path().join("hub");
@@ -61,7 +61,7 @@ pub async fn run(
     )?;
     let hub = crate::server::start(&hub_config, Role::Hub).await?;
     let store = hub.store.clone();
-    let key = crate::hub::keys::hub_key(store.layout())?;
+    let key = facerec_sync::keys::hub_key(store.layout())?;
     let public_key = hex::encode(key.verifying_key().to_bytes());
 
     // The hub's side, measured apart: batch and snapshot building.
@@ -69,12 +69,12 @@ pub async fn run(
     if kept.is_none() {
         let started = Instant::now();
         let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
-        tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2))
+        tokio::task::spawn_blocking(move || facerec_hub::batch::build_delta(&s2, &d2, &k2))
             .await??;
         build_batch = Some(started.elapsed());
         let started = Instant::now();
         let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
-        tokio::task::spawn_blocking(move || crate::hub::batch::build_snapshot(&s2, &d2, &k2))
+        tokio::task::spawn_blocking(move || facerec_hub::batch::build_snapshot(&s2, &d2, &k2))
             .await??;
         build_snapshot = Some(started.elapsed());
         if let Some(dir) = keep_hub {
@@ -88,7 +88,7 @@ pub async fn run(
     }
     let snapshot_seq = store.applied_seq(&domain)?;
     let snapshot_bytes = std::fs::metadata(
-        crate::hub::batch::snapshot_dir(&store, &domain, snapshot_seq).join("descriptors.json"),
+        facerec_sync::batch::snapshot_dir(&store, &domain, snapshot_seq).join("descriptors.json"),
     )?
     .len();
 
@@ -105,7 +105,7 @@ pub async fn run(
     approve_random(&store, &domain, "d", delta_people, 2)?;
     let started = Instant::now();
     let (s2, d2, k2) = (store.clone(), domain.clone(), key.clone());
-    let built = tokio::task::spawn_blocking(move || crate::hub::batch::build_delta(&s2, &d2, &k2))
+    let built = tokio::task::spawn_blocking(move || facerec_hub::batch::build_delta(&s2, &d2, &k2))
         .await??
         .context("the delta was empty")?;
     let delta_build = started.elapsed();
@@ -146,7 +146,7 @@ pub async fn run(
         format!(
             "{:.1} MB / {}",
             snapshot_bytes as f64 / 1e6,
-            snapshot_bytes.div_ceil(crate::sync::chunks::MAX_CHUNK_BYTES as u64)
+            snapshot_bytes.div_ceil(facerec_sync::chunks::MAX_CHUNK_BYTES as u64)
         ),
     ]);
     let built = |d: Option<Duration>| d.map_or_else(|| "(reused)".to_string(), ms);
@@ -292,28 +292,28 @@ impl EdgeProcess {
             .stderr(std::fs::File::create(root.join("edge.log"))?)
             .spawn()?;
         let (tx, applied) = tokio::sync::watch::channel(0u64);
-        let options = crate::sync::client::options("bench-observer", "127.0.0.1", broker_port);
-        let (client, mut events) = crate::sync::client::connect(options);
-        let topic = crate::sync::topics::Topics::new(crate::sync::topics::DEFAULT_PREFIX)
+        let options = facerec_sync::client::options("bench-observer", "127.0.0.1", broker_port);
+        let (client, mut events) = facerec_sync::client::connect(options);
+        let topic = facerec_sync::topics::Topics::new(facerec_sync::topics::DEFAULT_PREFIX)
             .expect("valid prefix")
             .device_state("bench-edge");
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 match event {
-                    crate::sync::client::LinkEvent::Connected { .. } => {
+                    facerec_sync::client::LinkEvent::Connected { .. } => {
                         let _ = client
                             .subscribe(topic.clone(), rumqttc::QoS::AtMostOnce)
                             .await;
                     }
-                    crate::sync::client::LinkEvent::Message(p) => {
-                        if let Ok(crate::sync::messages::Message::DeviceState(s)) =
-                            crate::sync::messages::Message::decode(&p.payload)
+                    facerec_sync::client::LinkEvent::Message(p) => {
+                        if let Ok(facerec_sync::messages::Message::DeviceState(s)) =
+                            facerec_sync::messages::Message::decode(&p.payload)
                         {
                             let seq = s.domains.first().map_or(0, |d| d.applied_seq);
                             let _ = tx.send(seq);
                         }
                     }
-                    crate::sync::client::LinkEvent::Disconnected(_) => {}
+                    facerec_sync::client::LinkEvent::Disconnected(_) => {}
                 }
             }
         });
