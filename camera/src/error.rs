@@ -28,6 +28,19 @@ impl CameraError {
         !matches!(self, CameraError::CorruptFrame(_))
     }
 
+    /// Why, in a few words a person can act on (`401 wrong credentials`,
+    /// `stalled: no frame for 10.0 s`), without the source's name.
+    pub fn reason(&self) -> String {
+        match self {
+            CameraError::Open { reason, .. } | CameraError::Disconnected { reason, .. } => {
+                reason.clone()
+            }
+            CameraError::Stalled { seconds, .. } => format!("stalled: no frame for {seconds:.1} s"),
+            CameraError::CorruptFrame(r) => format!("corrupt frame: {r}"),
+            CameraError::Ended(_) => "ended".into(),
+        }
+    }
+
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -21,14 +21,53 @@ pub struct SupervisorOptions {
     /// First wait before reopening a failed source; doubles per failure.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// The analysis copy of a full-resolution source's frames.
+    pub analysis: AnalysisSize,
 }
 
 impl Default for SupervisorOptions {
     fn default() -> Self {
         Self {
             backoff_min: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(10),
+            // Moonfire NVR retries about every second forever: a camera
+            // back from a reboot streams again within seconds.
+            backoff_max: Duration::from_secs(4),
+            analysis: AnalysisSize::default(),
         }
+    }
+}
+
+/// The size of the copy a full-resolution frame is analysed at: `scale` of
+/// the source (the detector needs its smallest face at 20 px; a camera
+/// that wants 40 px faces analyses at half size), with the longer side at
+/// most `max_side`. Faces are then cut from the full frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalysisSize {
+    pub scale: f32,
+    pub max_side: u32,
+}
+
+impl Default for AnalysisSize {
+    fn default() -> Self {
+        Self {
+            scale: 1.0,
+            max_side: 1920,
+        }
+    }
+}
+
+impl AnalysisSize {
+    /// The analysis copy's size for a `width × height` source.
+    pub fn of(&self, width: u32, height: u32) -> (u32, u32) {
+        let longest = width.max(height) as f32;
+        let mut s = self.scale.clamp(0.05, 1.0);
+        if self.max_side > 0 && longest * s > self.max_side as f32 {
+            s = self.max_side as f32 / longest;
+        }
+        (
+            ((width as f32 * s).round() as u32).max(1),
+            ((height as f32 * s).round() as u32).max(1),
+        )
     }
 }
 
@@ -59,6 +98,10 @@ pub struct SourceStatus {
     /// Failures by kind (`open`, `disconnected`, `stalled`, `corrupt_frame`).
     pub errors: BTreeMap<&'static str, u64>,
     pub last_error: Option<String>,
+    /// While not running: why, in words a person can act on
+    /// (`401 wrong credentials`, `404 no such stream`,
+    /// `codec vvc not supported`, `timeout: the source did not answer`).
+    pub reason: Option<String>,
     #[serde(with = "system_time_ms")]
     pub last_frame_at: Option<SystemTime>,
 }
@@ -153,6 +196,9 @@ impl Worker {
         self.update(|s| {
             *s.errors.entry(e.kind()).or_default() += 1;
             s.last_error = Some(e.to_string());
+            if e.is_fatal() {
+                s.reason = Some(e.reason());
+            }
         });
     }
 
@@ -194,13 +240,21 @@ impl Worker {
             self.update(|s| {
                 s.state = SourceState::Running;
                 s.description = Some(description);
+                s.reason = None;
             });
             loop {
                 if self.stopping() {
                     break;
                 }
-                match source.next_frame() {
-                    Ok(image) => {
+                match source.next_picture() {
+                    Ok(picture) => {
+                        let (image, full) = match picture {
+                            crate::Picture::Rgb(rgb) => (rgb, None),
+                            crate::Picture::Yuv(yuv) => {
+                                let (w, h) = self.options.analysis.of(yuv.width(), yuv.height());
+                                (yuv.to_rgb_scaled(w, h), Some(Arc::new(yuv)))
+                            }
+                        };
                         backoff = self.options.backoff_min;
                         seq += 1;
                         let now = SystemTime::now();
@@ -211,6 +265,7 @@ impl Worker {
                         self.tx.send_replace(Some(Frame {
                             seq,
                             image: Arc::new(image),
+                            full,
                             captured: Instant::now(),
                             captured_at: now,
                         }));

@@ -77,6 +77,7 @@ fn a_camera_that_disconnects_and_stalls_is_reopened_and_keeps_delivering() {
         SupervisorOptions {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),
+            ..Default::default()
         },
     );
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -123,6 +124,7 @@ fn a_camera_that_cannot_be_opened_is_retried_and_reported() {
         SupervisorOptions {
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(40),
+            ..Default::default()
         },
     );
     let deadline = Instant::now() + Duration::from_secs(10);

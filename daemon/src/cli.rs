@@ -479,6 +479,21 @@ pub enum PluginKindArg {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Camera streams through ffmpeg: N cameras of one stream (by default a 1080p25 H.264 file made by ffmpeg), frames read and CPU per frame against ffmpeg's own decode of the same stream. About 2 × --seconds.
+    Streams {
+        /// A camera short form (rtsp://…, file:…); default: a generated 1080p25 H.264 file.
+        #[arg(long)]
+        source: Option<String>,
+        /// Cameras reading it at once.
+        #[arg(long, default_value_t = 1)]
+        cameras: usize,
+        /// Seconds of reading.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Smallest face wanted, in the stream's pixels (sets the analysis copy's size).
+        #[arg(long, default_value_t = 40.0)]
+        min_face: f32,
+    },
     /// Latency of decoding, detection, alignment and embedding, on one and two threads.
     Vision {
         /// Folder with couple.jpg and selfie-many-people.jpg.

@@ -24,6 +24,20 @@ pub struct CameraConfig {
     pub domain: Option<String>,
     #[serde(default)]
     pub settings: LiveSettings,
+    /// Areas never analysed, as `[x1, y1, x2, y2]` shares of the frame
+    /// (0–1, left/top to right/bottom): a face whose centre is inside one is
+    /// ignored (a TV screen in view, a poster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<[f32; 4]>,
+    /// The longer side of the copy a full-resolution stream (`rtsp`,
+    /// `stream`) is analysed at, at most; faces are still cut from the
+    /// full frame.
+    #[serde(default = "default_analysis_max_side")]
+    pub analysis_max_side: u32,
+}
+
+fn default_analysis_max_side() -> u32 {
+    1920
 }
 
 /// How a camera's frames are analysed.
@@ -143,7 +157,28 @@ impl CameraConfig {
             source: SourceSpec::parse_short(spec)?,
             domain: None,
             settings: LiveSettings::default(),
+            masks: vec![],
+            analysis_max_side: default_analysis_max_side(),
         })
+    }
+
+    /// The analysis copy of a full-resolution source: its smallest wanted
+    /// face (`min_face`, in the source's pixels) becomes the detector's
+    /// smallest findable one.
+    pub fn analysis_size(&self) -> facerec_camera::AnalysisSize {
+        facerec_camera::AnalysisSize {
+            scale: (facerec_vision::SMALLEST_FACE / self.settings.min_face).min(1.0),
+            max_side: self.analysis_max_side,
+        }
+    }
+
+    /// Whether a face centred at `(x, y)` of a `width × height` picture is
+    /// inside a mask.
+    pub fn masked(&self, x: f32, y: f32, width: u32, height: u32) -> bool {
+        let (fx, fy) = (x / width.max(1) as f32, y / height.max(1) as f32);
+        self.masks
+            .iter()
+            .any(|m| fx >= m[0] && fx <= m[2] && fy >= m[1] && fy <= m[3])
     }
 
     /// Checks what serde cannot.
@@ -167,6 +202,16 @@ impl CameraConfig {
         }
         if !(12.0..=2000.0).contains(&s.min_face) {
             return bad("min_face must be 12–2000 pixels");
+        }
+        for m in &self.masks {
+            if !(m.iter().all(|v| (0.0..=1.0).contains(v)) && m[0] < m[2] && m[1] < m[3]) {
+                return bad(
+                    "each mask is [x1, y1, x2, y2], shares of the frame from 0 to 1 with x1 < x2 and y1 < y2",
+                );
+            }
+        }
+        if !(160..=8192).contains(&self.analysis_max_side) {
+            return bad("analysis_max_side must be 160–8192 pixels");
         }
         if s.match_threshold.is_some_and(|t| !(t > 0.0 && t < 2.0)) {
             return bad(
@@ -239,10 +284,20 @@ mod tests {
         c.id = "../etc".into();
         assert!(c.validate().unwrap_err().contains("a–z"));
         assert!(
-            CameraConfig::from_short(1, "rtsp://cam")
+            CameraConfig::from_short(1, "ftp://cam")
                 .unwrap_err()
                 .contains("v4l2:")
         );
+        // An RTSP camera is one now; masks must be inside the frame.
+        let mut rtsp = CameraConfig::from_short(2, "rtsp://cam/main").unwrap();
+        rtsp.validate().unwrap();
+        rtsp.masks = vec![[0.5, 0.0, 1.2, 0.5]];
+        assert!(rtsp.validate().unwrap_err().contains("mask"));
+        rtsp.masks = vec![[0.5, 0.0, 1.0, 0.5]];
+        rtsp.validate().unwrap();
+        assert!(rtsp.masked(1500.0, 100.0, 1920, 1080));
+        assert!(!rtsp.masked(100.0, 100.0, 1920, 1080));
+        assert_eq!(rtsp.analysis_size().scale, 0.5);
         let err = toml::from_str::<CameraConfig>(
             "id = \"a\"\nsource = { kind = \"replay\", path = \"x\", fsp = 3 }",
         )

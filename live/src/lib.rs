@@ -14,6 +14,7 @@
 //!
 //! The frame sources themselves are the `facerec-camera` crate.
 
+pub mod chips;
 pub mod config;
 pub mod events;
 pub mod look;

@@ -98,8 +98,11 @@ pub struct LiveDeps {
 
 /// Starts the camera's source and its analysis loop.
 pub fn start(camera: &CameraConfig, domain: DomainCode, deps: LiveDeps) -> Arc<CameraRuntime> {
-    let feed =
-        facerec_camera::supervisor::spawn(&camera.id, camera.source.clone(), Default::default());
+    let options = facerec_camera::SupervisorOptions {
+        analysis: camera.analysis_size(),
+        ..Default::default()
+    };
+    let feed = facerec_camera::supervisor::spawn(&camera.id, camera.source.clone(), options);
     start_with_feed(camera, domain, deps, feed)
 }
 
@@ -223,6 +226,10 @@ async fn run(
     drop(feed);
 }
 
+/// A face and the picture it is embedded from (its full-resolution cut,
+/// or the analysis image).
+type FaceCut = (Arc<facerec_vision::RgbImage>, Face);
+
 /// Embeddings of one frame's faces, running on a worker thread.
 struct PendingEmbeddings {
     frame: Frame,
@@ -236,6 +243,8 @@ pub struct Analysis {
     camera: String,
     domain: DomainCode,
     settings: LiveSettings,
+    /// The camera's masks and analysis size (`CameraConfig`).
+    config: CameraConfig,
     tracker: Tracker,
     scene: SceneCuts,
     /// When the latest detection ran (its frame's capture time).
@@ -291,6 +300,7 @@ impl Analysis {
     pub fn new(camera: &CameraConfig, domain: DomainCode, deps: LiveDeps) -> Self {
         Self {
             camera: camera.id.clone(),
+            config: camera.clone(),
             tracker: Tracker::new(tracker_config(camera, &domain, &deps)),
             scene: SceneCuts::new(camera.settings.scene_cut),
             domain,
@@ -350,11 +360,25 @@ impl Analysis {
             self.since_detection = 0;
             self.last_detection = Some(now);
             let t = Instant::now();
-            let faces: Vec<Face> = self
+            // `min_face` is in the source's pixels; the analysis copy of a
+            // full-resolution source is smaller.
+            let scale = frame.source_scale();
+            let mut detector = self.settings.detector();
+            detector.min_face /= scale;
+            let mut faces: Vec<Face> = self
                 .deps
                 .engines
                 .detector()?
-                .detect(&frame.image, &self.settings.detector())?;
+                .detect(&frame.image, &detector)?;
+            if !self.config.masks.is_empty() {
+                let (w, h) = frame.image.dimensions();
+                faces.retain(|f| {
+                    let b = &f.bbox;
+                    !self
+                        .config
+                        .masked((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0, w, h)
+                });
+            }
             self.observe("detect", t);
             Pace::average(&mut self.pace.detect, t.elapsed().as_secs_f64());
             // The previous detection's samples vote before this one is
@@ -375,7 +399,7 @@ impl Analysis {
                 }
             }
             let gate = self.settings.quality;
-            let mut due: Vec<(u64, Face)> = Vec::new();
+            let mut due: Vec<(u64, FaceCut)> = Vec::new();
             for id in self
                 .tracker
                 .due_for_embedding(now, self.settings.embed_interval())
@@ -383,9 +407,11 @@ impl Analysis {
                 let Some(face) = self.tracker.get(id).map(|t| t.face.clone()) else {
                     continue;
                 };
-                // A face the gate refuses never votes (hands, blur, a profile).
-                match gate.check(&frame.image, &face) {
-                    Ok(()) => due.push((id, face)),
+                // A face the gate refuses never votes (hands, blur, a
+                // profile); it is judged, and embedded, at full resolution.
+                let cut = crate::chips::face_source(frame, &face);
+                match gate.check(&cut.0, &cut.1) {
+                    Ok(()) => due.push((id, cut)),
                     Err(why) => {
                         tracing::debug!(camera = %self.camera, track = id, reason = ?why, "face not embedded");
                         *self.refusals.entry(why.reason()).or_default() += 1;
@@ -405,20 +431,15 @@ impl Analysis {
             // under check: its name is hidden and it may be someone else,
             // so it is decided at this detection.
             let overlap = self.pace.overlap();
-            type Due = Vec<(u64, Face)>;
+            type Due = Vec<(u64, FaceCut)>;
             let (urgent, due): (Due, Due) = due
                 .into_iter()
                 .partition(|(id, _)| !overlap || self.tracker.get(*id).is_some_and(|t| t.checking));
             if !urgent.is_empty() {
                 let t = Instant::now();
-                let (ids, faces): (Vec<u64>, Vec<Face>) = urgent.into_iter().unzip();
-                let recognised = recognise_all(
-                    &self.deps.engines,
-                    &self.deps.index,
-                    &self.domain,
-                    &frame.image,
-                    &faces,
-                )?;
+                let (ids, faces): (Vec<u64>, Vec<FaceCut>) = urgent.into_iter().unzip();
+                let recognised =
+                    recognise_all(&self.deps.engines, &self.deps.index, &self.domain, &faces)?;
                 self.observe("embed", t);
                 Pace::average(&mut self.pace.embed, t.elapsed().as_secs_f64());
                 for (id, r) in ids.into_iter().zip(recognised) {
@@ -426,16 +447,15 @@ impl Analysis {
                 }
             }
             if !due.is_empty() {
-                let (engines, index, domain, image) = (
+                let (engines, index, domain) = (
                     self.deps.engines.clone(),
                     self.deps.index.clone(),
                     self.domain.clone(),
-                    frame.image.clone(),
                 );
-                let (tracks, faces): (Vec<u64>, Vec<Face>) = due.into_iter().unzip();
+                let (tracks, faces): (Vec<u64>, Vec<FaceCut>) = due.into_iter().unzip();
                 let worker = std::thread::Builder::new()
                     .name(format!("embed-{}", self.camera))
-                    .spawn(move || recognise_all(&engines, &index, &domain, &image, &faces))?;
+                    .spawn(move || recognise_all(&engines, &index, &domain, &faces))?;
                 self.pending = Some(PendingEmbeddings {
                     frame: frame.clone(),
                     tracks,
@@ -466,7 +486,7 @@ impl Analysis {
     /// detection, so that a group walking in spreads its embeddings over a
     /// few frames instead of stalling one — each event then leaves soon
     /// after its frame.
-    fn within_budget(&self, due: &mut Vec<(u64, Face)>) {
+    fn within_budget<T>(&self, due: &mut Vec<(u64, T)>) {
         let budget = self.settings.embed_per_frame as usize;
         if due.len() <= budget {
             return;
@@ -660,7 +680,7 @@ impl Analysis {
             samples: decision.of,
             previous,
             reason: reason.map(LostReason::as_str),
-            bbox: b.into(),
+            bbox: crate::chips::to_source(frame, b).into(),
             frame_seq: frame.seq,
             captured_at: LiveEvent::captured(frame.captured_at),
             emitted_at: chrono::Utc::now(),
@@ -688,12 +708,11 @@ fn recognise_all(
     engines: &facerec_vision::Engines,
     index: &IndexSet,
     domain: &DomainCode,
-    image: &facerec_vision::RgbImage,
-    faces: &[Face],
+    faces: &[FaceCut],
 ) -> anyhow::Result<Vec<Recognised>> {
-    let embed = |part: &[Face]| -> anyhow::Result<Vec<_>> {
+    let embed = |part: &[FaceCut]| -> anyhow::Result<Vec<_>> {
         part.iter()
-            .map(|f| crate::recognition::recognise(engines, index, domain, image, f))
+            .map(|(image, f)| crate::recognition::recognise(engines, index, domain, image, f))
             .collect()
     };
     if faces.len() < 2 {

@@ -59,6 +59,9 @@ pub struct LiveMetrics {
     pub tracks: IntGaugeVec,
     /// Mirrored from the camera supervisor at scrape time.
     source_up: IntGaugeVec,
+    /// 1 for each camera's current `state` and `reason` (empty while it
+    /// streams): what an alert names.
+    source_state: IntGaugeVec,
     source_restarts: IntGaugeVec,
     source_corrupt_frames: IntGaugeVec,
 }
@@ -144,6 +147,12 @@ impl LiveMetrics {
             fps,
             tracks: gauge("live_tracks", "Face tracks in view"),
             source_up: gauge("camera_up", "1 while the camera delivers frames"),
+            source_state: gauge_vec(
+                registry,
+                "camera_state",
+                "1 for the camera's current state and the reason it is not streaming",
+                &["camera", "state", "reason"],
+            ),
             source_restarts: gauge("camera_restarts", "Times the camera was reopened"),
             source_corrupt_frames: gauge(
                 "camera_corrupt_frames",
@@ -154,7 +163,16 @@ impl LiveMetrics {
 
     /// Mirrors the supervisors' state: `(camera, status)`.
     pub fn refresh(&self, cameras: &[(String, facerec_camera::SourceStatus)]) {
+        // A camera has one state at a time: the previous one's series go.
+        self.source_state.reset();
         for (id, s) in cameras {
+            let state = serde_json::to_value(s.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            self.source_state
+                .with_label_values(&[id, &state, s.reason.as_deref().unwrap_or("")])
+                .set(1);
             let up = s.state == facerec_camera::SourceState::Running;
             self.source_up.with_label_values(&[id]).set(up as i64);
             self.source_restarts

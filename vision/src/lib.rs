@@ -38,7 +38,7 @@ mod yunet;
 pub use align::{ARCFACE_CHIP_SIZE, CHIP_SIZE, ChipKind, align_face};
 pub use decode::{DecodeLimits, decode_image};
 pub use descriptor::{DESCRIPTOR_LEN, Descriptor, MATCH_THRESHOLD, distance};
-pub use detect::{BBox, DEFAULT_SCORE_THRESHOLD, Detector, DetectorConfig, Face};
+pub use detect::{BBox, DEFAULT_SCORE_THRESHOLD, Detector, DetectorConfig, Face, SMALLEST_FACE};
 pub use embed::{Embedder, OnnxEmbedder};
 pub use engine::{AnalyzedFace, Engines, FaceEngine};
 pub use error::{VisionError, VisionResult};

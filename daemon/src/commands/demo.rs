@@ -144,6 +144,8 @@ pub async fn run(config: &Config, dir: Option<PathBuf>) -> anyhow::Result<()> {
         let events = bus.subscribe();
         let live = facerec_live::start(
             &[CameraConfig {
+                masks: vec![],
+                analysis_max_side: 1920,
                 id: "door".into(),
                 source: SourceSpec::Replay {
                     path: frames.clone(),

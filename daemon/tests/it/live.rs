@@ -52,13 +52,13 @@ fn write_clip(dir: &Path) {
     write_frames(dir, &clip_frames());
 }
 
-fn write_frames(dir: &Path, frames: &[RgbImage]) {
+pub(crate) fn write_frames(dir: &Path, frames: &[RgbImage]) {
     for (i, f) in frames.iter().enumerate() {
         f.save(dir.join(format!("frame{i:04}.jpg"))).unwrap();
     }
 }
 
-fn clip_frames() -> Vec<RgbImage> {
+pub(crate) fn clip_frames() -> Vec<RgbImage> {
     let blank = RgbImage::from_pixel(640, 480, Rgb([70, 70, 70]));
     let mut frames: Vec<RgbImage> = vec![blank.clone(); 10];
     for name in ["img61.jpg", "img44.jpg", "img51.jpg"] {
@@ -71,7 +71,7 @@ fn clip_frames() -> Vec<RgbImage> {
     frames
 }
 
-fn enrol(store: &Store, index: &facerec_index::IndexSet) {
+pub(crate) fn enrol(store: &Store, index: &facerec_index::IndexSet) {
     crate::recognize::enrol_serbia(
         store,
         index,
@@ -87,7 +87,7 @@ fn enrol(store: &Store, index: &facerec_index::IndexSet) {
 }
 
 /// Reads SSE messages (`event:` and `data:` lines) until `until` holds.
-async fn read_sse(
+pub(crate) async fn read_sse(
     resp: reqwest::Response,
     within: Duration,
     until: impl Fn(&[(String, Value)]) -> bool,
@@ -128,7 +128,7 @@ async fn read_sse(
     out
 }
 
-fn appeared(events: &[(String, Value)]) -> Vec<&Value> {
+pub(crate) fn appeared(events: &[(String, Value)]) -> Vec<&Value> {
     events
         .iter()
         .filter(|(k, _)| k == "track_appeared")
@@ -205,6 +205,8 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
     };
     config.cameras = vec![
         CameraConfig {
+            masks: vec![],
+            analysis_max_side: 1920,
             id: "door".into(),
             source: SourceSpec::Replay {
                 path: clip.path().to_path_buf(),
@@ -217,6 +219,8 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
         // A camera that is not there: retried in the background, while the
         // other one works.
         CameraConfig {
+            masks: vec![],
+            analysis_max_side: 1920,
             id: "yard".into(),
             source: SourceSpec::MjpegHttp {
                 url: format!(
@@ -229,6 +233,8 @@ async fn replayed_frames_are_tracked_recognised_and_announced() {
             settings,
         },
         CameraConfig {
+            masks: vec![],
+            analysis_max_side: 1920,
             id: "hall".into(),
             source: SourceSpec::Replay {
                 path: hall_clip.path().to_path_buf(),

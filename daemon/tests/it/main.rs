@@ -21,6 +21,7 @@ mod plugin_template;
 mod recognize;
 mod reembed;
 mod review_api;
+mod rtsp;
 mod sync;
 mod sync_fixtures;
 mod training_pipeline;

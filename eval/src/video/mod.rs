@@ -234,6 +234,8 @@ fn run_clip(
     names: &HashMap<String, String>,
 ) -> anyhow::Result<ClipScore> {
     let camera = CameraConfig {
+        masks: vec![],
+        analysis_max_side: 1920,
         id: "eval".into(),
         source: SourceSpec::Replay {
             path: PathBuf::from(name),
@@ -273,6 +275,7 @@ fn run_clip(
         let frame = Frame {
             seq: i as u64,
             image: Arc::new(image),
+            full: None,
             captured: t0 + Duration::from_secs_f64(i as f64 / truth.fps as f64),
             captured_at: SystemTime::now(),
         };

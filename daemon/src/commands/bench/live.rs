@@ -277,6 +277,8 @@ async fn run_pipeline(
     let bus = facerec_live::EventBus::default();
     let mut events = bus.subscribe();
     let camera = CameraConfig {
+        masks: vec![],
+        analysis_max_side: 1920,
         id: "bench".into(),
         source: SourceSpec::Replay {
             path: clip.to_path_buf(),

@@ -4,6 +4,7 @@
 mod index;
 mod live;
 mod plugins;
+mod streams;
 mod sync;
 mod vision;
 
@@ -28,6 +29,12 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
             shape,
         } => index::run(&sizes, queries, &ef, mixed, shape),
         BenchCommand::Plugins { iterations } => plugins::run(iterations),
+        BenchCommand::Streams {
+            source,
+            cameras,
+            seconds,
+            min_face,
+        } => streams::run(source.as_deref(), cameras, seconds, min_face),
         BenchCommand::Sync {
             descriptors,
             delta_people,
