@@ -175,19 +175,54 @@ fn person_id(name: &str) -> String {
     id.trim_start_matches('_').to_string()
 }
 
-/// A clip's frames: files read one at a time, or the JPEGs of a stream.
+/// A clip's frames: files read one at a time, the JPEGs of a stream, or
+/// a video file decoded by ffmpeg at the truth's frame rate.
 enum Frames {
     Files(Vec<PathBuf>),
     Mjpeg(Vec<Vec<u8>>),
+    Video(PathBuf),
 }
 
 impl Frames {
+    /// Frames known before reading (a video's are counted as it plays).
     fn len(&self) -> usize {
         match self {
             Frames::Files(f) => f.len(),
             Frames::Mjpeg(j) => j.len(),
+            Frames::Video(_) => 0,
         }
     }
+}
+
+/// Containers `eval video` decodes with ffmpeg.
+const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mkv", "mov", "m4v", "ts", "webm", "avi"];
+
+/// A video's ground truth: `NAME.truth.csv`, else `NAME.csv`, beside it.
+fn video_truth(path: &Path) -> anyhow::Result<Truth> {
+    let named = path.with_extension("truth.csv");
+    let plain = path.with_extension("csv");
+    let file = if named.exists() || !plain.exists() {
+        named
+    } else {
+        plain
+    };
+    Truth::read(&file)
+}
+
+/// Decodes `path` at `fps`, every frame (the file waits for the analysis).
+fn open_video(path: &Path, fps: f32) -> anyhow::Result<facerec_camera::ffmpeg::FfmpegSource> {
+    use facerec_camera::ffmpeg::{FfmpegSource, Input, Options, Pace};
+    Ok(FfmpegSource::open(&Options {
+        input: Input::File {
+            path: path.display().to_string(),
+            pace: Pace::AsFastAsRead,
+            repeat: false,
+        },
+        fps: Some(fps.round().max(1.0) as u32),
+        stall: Duration::from_secs(30),
+        extra_input_args: vec![],
+        secrets: vec![],
+    })?)
 }
 
 fn open_clip(path: &Path) -> anyhow::Result<(String, Truth, Frames)> {
@@ -202,6 +237,13 @@ fn open_clip(path: &Path) -> anyhow::Result<(String, Truth, Frames)> {
             bail!("the clip {} has no frames (jpg, png…)", path.display());
         }
         Ok((name, truth, Frames::Files(files)))
+    } else if path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    {
+        let truth = video_truth(path)?;
+        Ok((name, truth, Frames::Video(path.to_path_buf())))
     } else {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read the clip {}", path.display()))?;
@@ -257,25 +299,45 @@ fn run_clip(
     let mut events = Vec::new();
     let mut times = Vec::with_capacity(count);
     let mut last = None;
-    for i in 0..count {
-        let (read, what);
-        let bytes: &[u8] = match &frames {
-            Frames::Files(f) => {
-                read = std::fs::read(&f[i])
+    let mut video = match &frames {
+        Frames::Video(path) => Some(open_video(path, truth.fps)?),
+        _ => None,
+    };
+    let analysis_size = camera.analysis_size();
+    for i in 0.. {
+        let (image, full, what) = match (&frames, video.as_mut()) {
+            (Frames::Video(path), Some(source)) => {
+                use facerec_camera::{CameraError, FrameSource, Picture};
+                let what = format!("{} frame {i}", path.display());
+                match source.next_picture() {
+                    Ok(Picture::Yuv(yuv)) => {
+                        let (w, h) = analysis_size.of(yuv.width(), yuv.height());
+                        (yuv.to_rgb_scaled(w, h), Some(Arc::new(yuv)), what)
+                    }
+                    Ok(Picture::Rgb(rgb)) => (rgb, None, what),
+                    Err(CameraError::Ended(_)) => break,
+                    Err(e) => return Err(anyhow::Error::new(e).context(what)),
+                }
+            }
+            _ if i >= count => break,
+            (Frames::Files(f), _) => {
+                let read = std::fs::read(&f[i])
                     .with_context(|| format!("cannot read {}", f[i].display()))?;
-                what = f[i].display().to_string();
-                &read
+                let what = f[i].display().to_string();
+                let image = decode_image(&read, &limits).with_context(|| what.clone())?;
+                (image, None, what)
             }
-            Frames::Mjpeg(jpegs) => {
-                what = format!("{name} frame {i}");
-                &jpegs[i]
+            (Frames::Mjpeg(jpegs), _) => {
+                let what = format!("{name} frame {i}");
+                let image = decode_image(&jpegs[i], &limits).with_context(|| what.clone())?;
+                (image, None, what)
             }
+            (Frames::Video(_), None) => unreachable!("a video clip has its source"),
         };
-        let image = decode_image(bytes, &limits).with_context(|| what.clone())?;
         let frame = Frame {
             seq: i as u64,
             image: Arc::new(image),
-            full: None,
+            full,
             captured: t0 + Duration::from_secs_f64(i as f64 / truth.fps as f64),
             captured_at: SystemTime::now(),
         };
@@ -287,7 +349,8 @@ fn run_clip(
                 .into_iter()
                 .map(|v| Drawn {
                     track: v.track_id,
-                    bbox: v.bbox.into(),
+                    // In the clip's own pixels, as events and the truth are.
+                    bbox: facerec_live::chips::to_source(&frame, v.bbox.into()),
                     person: v.person.map(|p| name_of(&p.id)),
                 })
                 .collect(),
