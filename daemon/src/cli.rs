@@ -259,6 +259,10 @@ pub struct EvalArgs {
     /// Print the report as JSON (with FAR/FRR over thresholds).
     #[arg(long)]
     pub json: bool,
+    /// A face-size sweep: the same photos shrunk so that each face is this
+    /// many pixels (comma-separated, e.g. 24,32,48,64), one evaluation per size.
+    #[arg(long, value_delimiter = ',', value_name = "PX")]
+    pub face_sizes: Vec<u32>,
 }
 
 #[derive(Debug, Subcommand)]

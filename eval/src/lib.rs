@@ -30,6 +30,10 @@ pub struct EvalRequest {
     pub packs: Vec<&'static ModelPack>,
     pub models_dir: PathBuf,
     pub detector: DetectorConfig,
+    /// Shrink every labelled photo so that its face's box side is this
+    /// many pixels (a face further from the camera), then detect and embed
+    /// again: how small a face may be and still be named.
+    pub face_size: Option<u32>,
 }
 
 /// One pack's figures.
@@ -109,10 +113,13 @@ pub fn run(request: &EvalRequest) -> anyhow::Result<EvalReport> {
         let gate = facerec_vision::QualityGate::default();
         let mut gate_refusals = std::collections::BTreeMap::new();
         for photo in &set.photos {
-            let image = decode(&photo.path)?;
+            let mut image = decode(&photo.path)?;
             let t = Instant::now();
-            let faces = engine.detect(&image, &request.detector)?;
+            let mut faces = engine.detect(&image, &request.detector)?;
             detect_times.push(t.elapsed());
+            if let Some(size) = request.face_size {
+                (image, faces) = at_face_size(&engine, image, &faces, size, &request.detector)?;
+            }
             // A labelled photo is of its person: the largest face.
             let main = faces
                 .iter()
@@ -187,6 +194,41 @@ pub fn run(request: &EvalRequest) -> anyhow::Result<EvalReport> {
         identities,
         packs,
     })
+}
+
+/// `image` shrunk so that its largest face's side is `size` pixels (never
+/// enlarged), and the faces found again in it — with the detector asked
+/// for faces that small.
+fn at_face_size(
+    engine: &FaceEngine,
+    image: facerec_vision::RgbImage,
+    faces: &[facerec_vision::Face],
+    size: u32,
+    detector: &DetectorConfig,
+) -> anyhow::Result<(facerec_vision::RgbImage, Vec<facerec_vision::Face>)> {
+    let Some(main) = faces
+        .iter()
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+    else {
+        return Ok((image, faces.to_vec()));
+    };
+    let side = main.bbox.width().max(main.bbox.height());
+    let scale = size as f32 / side;
+    if scale >= 1.0 {
+        return Ok((image, faces.to_vec()));
+    }
+    let (w, h) = (
+        ((image.width() as f32 * scale).round() as u32).max(1),
+        ((image.height() as f32 * scale).round() as u32).max(1),
+    );
+    // Area-averaged, as a camera's sensor and a scaler would.
+    let small = image::imageops::resize(&image, w, h, image::imageops::FilterType::Triangle);
+    let config = DetectorConfig {
+        min_face: detector.min_face.min(size as f32 * 0.7),
+        ..*detector
+    };
+    let found = engine.detect(&small, &config)?;
+    Ok((small, found))
 }
 
 fn median_ms(times: &mut [Duration]) -> f64 {

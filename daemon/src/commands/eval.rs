@@ -91,17 +91,84 @@ pub fn run(config: &Config, args: &EvalArgs) -> anyhow::Result<()> {
         );
         detector.score_threshold = score;
     }
-    let report = evaluate(&EvalRequest {
+    let request = |face_size| EvalRequest {
         labelled: args.labelled.clone(),
         no_faces: args.no_faces.clone(),
-        packs,
+        packs: packs.clone(),
         models_dir: config.models_dir.clone(),
         detector,
-    })?;
+        face_size,
+    };
+    if !args.face_sizes.is_empty() {
+        return face_size_sweep(&args.face_sizes, &request, args.json);
+    }
+    let report = evaluate(&request(None))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
     }
+    Ok(())
+}
+
+/// One evaluation per face size; a table of what each size costs.
+fn face_size_sweep(
+    sizes: &[u32],
+    request: &dyn Fn(Option<u32>) -> EvalRequest,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        sizes.iter().all(|s| (8..=1000).contains(s)),
+        "--face-sizes must be 8–1000 pixels each"
+    );
+    let mut rows = Vec::new();
+    for &size in sizes {
+        eprintln!("evaluating with faces of {size} px…");
+        let report = evaluate(&request(Some(size)))?;
+        rows.push((size, report));
+    }
+    if json {
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(size, r)| serde_json::json!({ "face_size": size, "report": r }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_BORDERS_ONLY)
+        .set_header([
+            "face px",
+            "pack",
+            "photos with a face",
+            "gate: too small",
+            "rank-1",
+            "FNIR at threshold",
+            "strangers named",
+        ]);
+    for (size, r) in &rows {
+        for p in &r.packs {
+            let o = &p.open_set;
+            table.add_row(vec![
+                size.to_string(),
+                p.pack.to_string(),
+                format!(
+                    "{} of {}",
+                    p.detection.photos_with_a_face, p.detection.labelled_photos
+                ),
+                p.detection
+                    .gate_refusals
+                    .get("too_small")
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                format!("{:.1}%", o.rank1 * 100.0),
+                format!("{:.1}%", o.at_threshold.fnir * 100.0),
+                format!("{} of {}", o.strangers_named, o.stranger_probes),
+            ]);
+        }
+    }
+    println!("{table}");
     Ok(())
 }

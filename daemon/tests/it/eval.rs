@@ -98,3 +98,50 @@ fn eval_on_the_samples_gives_the_counted_answers() {
         "{err}"
     );
 }
+
+/// The face-size sweep shrinks each photo until its face is the size asked
+/// for: at 24 px the default gate (40 px) refuses every face as too small,
+/// at 64 px none; the photos are the same ten either way.
+#[test]
+fn a_face_size_sweep_evaluates_each_size_on_shrunk_faces() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_facerecd"))
+        .env_remove("FACEREC_CONFIG")
+        .args([
+            "eval",
+            "--json",
+            "--packs",
+            "sface-v1",
+            "--face-sizes",
+            "24,64",
+            "--labelled",
+        ])
+        .arg(root.join("samples/faces"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let detection = |i: usize| &rows[i]["report"]["packs"][0]["detection"];
+    assert_eq!(rows[0]["face_size"], 24);
+    assert_eq!(rows[1]["face_size"], 64);
+    let found_small = detection(0)["photos_with_a_face"].as_u64().unwrap();
+    assert!(found_small >= 8, "{}", detection(0));
+    assert_eq!(
+        detection(0)["gate_refusals"]["too_small"],
+        found_small,
+        "{}",
+        detection(0)
+    );
+    assert!(
+        detection(1)["gate_refusals"].get("too_small").is_none(),
+        "{}",
+        detection(1)
+    );
+    assert_eq!(detection(1)["photos_with_a_face"], 10);
+}
