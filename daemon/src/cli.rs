@@ -490,7 +490,7 @@ pub enum BenchCommand {
         source: Option<String>,
         /// Cameras reading it at once.
         #[arg(long, default_value_t = 1)]
-        cameras: usize,
+        camera_count: usize,
         /// Seconds of reading.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -665,4 +665,26 @@ pub enum GalleryShape {
     /// so every other person is about equally far from a query. No real
     /// gallery is like this; it is the worst case for any graph index.
     Isotropic,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn every_subcommand_parses_and_no_option_shadows_a_daemon_flag() {
+        Cli::command().debug_assert();
+        // `--camera` is a daemon flag: a bench option named like its field
+        // would panic at parse time, not at build time.
+        let cli =
+            Cli::try_parse_from(["facerecd", "bench", "streams", "--camera-count", "4"]).unwrap();
+        match cli.command {
+            Command::Bench(BenchCommand::Streams { camera_count, .. }) => {
+                assert_eq!(camera_count, 4)
+            }
+            _ => panic!("not bench streams"),
+        }
+    }
 }

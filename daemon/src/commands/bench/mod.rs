@@ -31,10 +31,10 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Plugins { iterations } => plugins::run(iterations),
         BenchCommand::Streams {
             source,
-            cameras,
+            camera_count,
             seconds,
             min_face,
-        } => streams::run(source.as_deref(), cameras, seconds, min_face),
+        } => streams::run(source.as_deref(), camera_count, seconds, min_face),
         BenchCommand::Sync {
             descriptors,
             delta_people,
