@@ -291,9 +291,9 @@ impl SourceSpec {
         if let Some(path) = s.strip_prefix("file-fast:") {
             return Ok(stream(path, FilePace::Fast));
         }
-        if STREAM_SCHEMES.iter().any(|p| s.starts_with(p))
-            && !(s.starts_with("http") && !s.contains(".m3u8"))
-        {
+        // An http(s) URL is an HLS playlist or else an MJPEG camera (below).
+        let mjpeg = s.starts_with("http") && !s.contains(".m3u8");
+        if !mjpeg && STREAM_SCHEMES.iter().any(|p| s.starts_with(p)) {
             return Ok(stream(s, FilePace::Realtime));
         }
         if let Some(device) = s.strip_prefix("v4l2:") {

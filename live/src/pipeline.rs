@@ -22,7 +22,7 @@ use facerec_vision::Face;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::config::{CameraConfig, LiveSettings};
+use super::config::CameraConfig;
 use super::events::{EventBox, EventBus, EventKind, EventPerson, LiveEvent};
 use super::look::Look;
 use super::scene::SceneCuts;
@@ -242,8 +242,7 @@ struct PendingEmbeddings {
 pub struct Analysis {
     camera: String,
     domain: DomainCode,
-    settings: LiveSettings,
-    /// The camera's masks and analysis size (`CameraConfig`).
+    /// The camera: its settings, masks and analysis size.
     config: CameraConfig,
     tracker: Tracker,
     scene: SceneCuts,
@@ -304,7 +303,6 @@ impl Analysis {
             tracker: Tracker::new(tracker_config(camera, &domain, &deps)),
             scene: SceneCuts::new(camera.settings.scene_cut),
             domain,
-            settings: camera.settings,
             last_detection: None,
             since_detection: 0,
             refusals: Default::default(),
@@ -354,7 +352,7 @@ impl Analysis {
         }
         let detect_now = cut
             || self.last_detection.is_none()
-            || self.since_detection + 1 >= self.settings.detect_every
+            || self.since_detection + 1 >= self.config.settings.detect_every
             || self.a_look_changed(frame);
         if detect_now {
             self.since_detection = 0;
@@ -363,7 +361,7 @@ impl Analysis {
             // `min_face` is in the source's pixels; the analysis copy of a
             // full-resolution source is smaller.
             let scale = frame.source_scale();
-            let mut detector = self.settings.detector();
+            let mut detector = self.config.settings.detector();
             detector.min_face /= scale;
             let mut faces: Vec<Face> = self
                 .deps
@@ -398,11 +396,11 @@ impl Analysis {
                     self.tracker.set_look(id, look);
                 }
             }
-            let gate = self.settings.quality;
+            let gate = self.config.settings.quality;
             let mut due: Vec<(u64, FaceCut)> = Vec::new();
             for id in self
                 .tracker
-                .due_for_embedding(now, self.settings.embed_interval())
+                .due_for_embedding(now, self.config.settings.embed_interval())
             {
                 let Some(face) = self.tracker.get(id).map(|t| t.face.clone()) else {
                     continue;
@@ -487,7 +485,7 @@ impl Analysis {
     /// few frames instead of stalling one — each event then leaves soon
     /// after its frame.
     fn within_budget<T>(&self, due: &mut Vec<(u64, T)>) {
-        let budget = self.settings.embed_per_frame as usize;
+        let budget = self.config.settings.embed_per_frame as usize;
         if due.len() <= budget {
             return;
         }
@@ -546,6 +544,7 @@ impl Analysis {
         // A camera may be stricter than the pack, never looser.
         let pack = recognised.pack;
         let allowed = self
+            .config
             .settings
             .match_threshold
             .map_or(pack.match_distance(), |t| {

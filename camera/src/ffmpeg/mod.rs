@@ -60,7 +60,6 @@ pub struct FfmpegSource {
     frames: Receiver<std::io::Result<Yuv420>>,
     stall: Duration,
     diagnosis: Arc<(Mutex<Diagnosis>, Condvar)>,
-    secrets: Vec<String>,
     /// A file ends; a live stream that ends has gone away.
     is_file: bool,
 }
@@ -121,7 +120,7 @@ impl FfmpegSource {
                 if let Some(size) = d.info.output_size {
                     break size;
                 }
-                if d.failure.is_some() || d.ended() {
+                if d.failure.is_some() || d.stderr_closed {
                     let reason = d.reason("ffmpeg ended before the first frame");
                     drop(d);
                     let _ = child.kill();
@@ -188,24 +187,20 @@ impl FfmpegSource {
             frames: rx,
             stall: options.stall,
             diagnosis,
-            secrets: options.secrets.clone(),
             is_file: matches!(options.input, Input::File { .. }),
         })
     }
 
+    /// Why ffmpeg ended: its last words are read once its stderr closes
+    /// (at most half a second after the frames stopped). Every stderr line
+    /// was redacted as it was read.
     fn ended_reason(&mut self, fallback: &str) -> String {
-        // Give ffmpeg a moment to say why it ended.
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let (lock, _) = &*self.diagnosis;
+        let (lock, closed) = &*self.diagnosis;
         let d = lock.lock().expect("diagnosis lock");
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
-        redact(&d.reason(fallback), &secrets)
+        let (d, _) = closed
+            .wait_timeout_while(d, Duration::from_millis(500), |d| !d.stderr_closed)
+            .expect("diagnosis lock");
+        d.reason(fallback)
     }
 }
 
@@ -224,7 +219,12 @@ impl FrameSource for FfmpegSource {
     fn next_frame(&mut self) -> CameraResult<image::RgbImage> {
         match self.next_picture()? {
             Picture::Rgb(rgb) => Ok(rgb),
-            Picture::Yuv(yuv) => Ok(yuv.to_rgb_scaled(yuv.width(), yuv.height())),
+            Picture::Yuv(yuv) => Ok(yuv.crop_rgb(crate::yuv::Region {
+                x0: 0,
+                y0: 0,
+                x1: yuv.width(),
+                y1: yuv.height(),
+            })),
         }
     }
 
@@ -270,12 +270,6 @@ impl FrameSource for FfmpegSource {
                 reason: self.ended_reason("ffmpeg ended"),
             }),
         }
-    }
-}
-
-impl Diagnosis {
-    fn ended(&self) -> bool {
-        self.stderr_closed
     }
 }
 

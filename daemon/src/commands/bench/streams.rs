@@ -108,9 +108,18 @@ pub fn run(
         .collect();
     let description = feeds[0].status().description.unwrap_or_default();
     let sample = feeds[0].frames.borrow().clone();
+    // A child's CPU counts once it is reaped, which a source does when its
+    // thread stops.
+    feeds.iter().for_each(|f| f.stop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while feeds
+        .iter()
+        .any(|f| f.status().state != facerec_camera::SourceState::Stopped)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     drop(feeds);
-    // The children end with their feeds; their CPU counts once they do.
-    std::thread::sleep(Duration::from_millis(500));
     let wall = started.elapsed().as_secs_f64();
     let (self1, children1) = cpu();
     let ours = (self1 - self0) + (children1 - children0);
